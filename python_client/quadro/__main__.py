@@ -1,0 +1,3 @@
+from quadro.cli import main
+
+raise SystemExit(main())

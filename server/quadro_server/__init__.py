@@ -1,0 +1,1 @@
+"""The Quadro board server: core rules, storage backends, and the gRPC services."""

@@ -1,0 +1,1 @@
+"""The gRPC face of the board: services, validation, conversions and interceptors."""

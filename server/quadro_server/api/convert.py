@@ -1,0 +1,131 @@
+"""Records to protobuf messages. The only place that knows both shapes."""
+
+from __future__ import annotations
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+
+from quadro.v1 import agent_pb2, board_pb2, data_pb2, event_pb2, task_pb2
+from quadro_server.core import names
+from quadro_server.core.records import (
+    AgentRecord,
+    AgentStatus,
+    BoardRecord,
+    DataRecord,
+    EventRecord,
+    TaskRecord,
+    agent_status,
+)
+from quadro_server.core.taxonomy import EventType
+
+EVENT_TYPE_TO_PROTO: dict[str, int] = {
+    t.value: event_pb2.EventType.Value("EVENT_TYPE_" + t.name) for t in EventType
+}
+EVENT_TYPE_FROM_PROTO: dict[int, str] = {v: k for k, v in EVENT_TYPE_TO_PROTO.items()}
+_AGENT_STATUS = {
+    AgentStatus.IDLE: agent_pb2.AGENT_STATUS_IDLE,
+    AgentStatus.BUSY: agent_pb2.AGENT_STATUS_BUSY,
+    AgentStatus.OFFLINE: agent_pb2.AGENT_STATUS_OFFLINE,
+}
+
+
+def timestamp(us: int | None) -> timestamp_pb2.Timestamp | None:
+    if us is None:
+        return None
+    return timestamp_pb2.Timestamp(seconds=us // 1_000_000, nanos=(us % 1_000_000) * 1000)
+
+
+def board(record: BoardRecord) -> board_pb2.Board:
+    lifecycles = record.lifecycles()
+    message = board_pb2.Board(
+        name=record.name,
+        display_name=record.display_name,
+        task_types=[
+            board_pb2.TaskTypeRule(pattern=p, profile=f) for p, f in record.task_type_rules
+        ],
+        default_profile=record.default_profile,
+        head_sequence=record.head_sequence,
+        create_time=timestamp(record.create_time),
+        scope=record.scope,
+    )
+    for name, lifecycle in lifecycles.profiles.items():
+        message.profiles[name].CopyFrom(
+            board_pb2.LifecycleProfile(
+                transitions=[
+                    board_pb2.Transition(from_status=f, to_status=t) for f, t in lifecycle.declared
+                ],
+                statuses=sorted(lifecycle.statuses),
+                terminal_statuses=sorted(lifecycle.terminals),
+                built_in=lifecycle.built_in,
+            )
+        )
+    return message
+
+
+def task(record: TaskRecord) -> task_pb2.Task:
+    return task_pb2.Task(
+        name=record.name,
+        task_type=record.task_type,
+        label=record.label,
+        priority=record.priority,
+        status=record.status,
+        assigned_to=record.assigned_to,
+        output=record.output,
+        notes=record.notes,
+        labels=record.labels,
+        profile=record.profile,
+        context_snapshot_hash=record.context_snapshot_hash,
+        attempt=record.attempt,
+        etag=record.etag,
+        archived=record.archived,
+        heartbeat_time=timestamp(record.heartbeat_time),
+        create_time=timestamp(record.create_time),
+        update_time=timestamp(record.update_time),
+        archive_time=timestamp(record.archive_time),
+        scope=record.scope,
+        parent_task=record.parent_task,
+        origin_task=record.origin_task,
+    )
+
+
+def event(record: EventRecord) -> event_pb2.Event:
+    payload = struct_pb2.Struct()
+    payload.update(dict(record.payload))
+    return event_pb2.Event(
+        sequence=record.sequence,
+        board=names.board_name(record.board_id),
+        task=names.task_name(record.board_id, record.task_id),
+        task_type=record.task_type,
+        type=EVENT_TYPE_TO_PROTO[record.type],  # type: ignore[arg-type]
+        agent=record.agent,
+        from_status=record.from_status,
+        to_status=record.to_status,
+        payload=payload,
+        request_id=record.request_id,
+        principal=record.principal,
+        create_time=timestamp(record.create_time),
+        attempt=record.attempt,
+        scope=record.scope,
+    )
+
+
+def agent(record: AgentRecord, now: int, offline_after_us: int) -> agent_pb2.Agent:
+    return agent_pb2.Agent(
+        name=record.name,
+        display_name=record.display_name,
+        capabilities=record.capabilities,
+        version=record.version,
+        concurrency=record.concurrency,
+        status=_AGENT_STATUS[agent_status(record, now, offline_after_us)],
+        active_tasks=record.active_tasks,
+        register_time=timestamp(record.register_time),
+        last_seen_time=timestamp(record.last_seen_time),
+        scope=record.scope,
+    )
+
+
+def data_entry(record: DataRecord) -> data_pb2.DataEntry:
+    value = struct_pb2.Value()
+    json_format.Parse(record.value_json, value)
+    return data_pb2.DataEntry(
+        name=record.name, value=value, update_time=timestamp(record.update_time)
+    )

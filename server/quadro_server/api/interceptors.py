@@ -1,0 +1,120 @@
+"""Cross-cutting behaviour of every RPC, kept out of the handlers.
+
+- Requests that do not decode (invalid UTF-8 in a string field, truncated bytes) are
+  answered with INVALID_ARGUMENT instead of the transport's generic INTERNAL.
+- A QuadroError raised by a handler becomes a gRPC status with typed details.
+- Any other exception is logged and answered with INTERNAL, saying nothing of internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf.message import DecodeError
+
+from quadro import reasons
+from quadro_server.api.status import to_status
+from quadro_server.core.errors import FieldViolation, Internal, InvalidArgument, QuadroError
+
+log = logging.getLogger(__name__)
+
+
+class _Undecodable:
+    """Stands in for a request whose bytes did not parse."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except (DecodeError, UnicodeDecodeError, ValueError) as exc:
+            return _Undecodable(exc)
+
+    return deserialize
+
+
+def _as_error(request: Any) -> QuadroError | None:
+    if isinstance(request, _Undecodable):
+        return InvalidArgument(
+            [FieldViolation("", f"the request does not decode: {request.error}")],
+            reason=reasons.UNDECODABLE_REQUEST,
+        )
+    return None
+
+
+async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: BaseException) -> None:
+    if not isinstance(error, QuadroError):
+        log.error("unexpected %s", type(error).__name__, exc_info=error)
+        error = Internal("internal error; the server log has details", reason=reasons.INTERNAL)
+    status = to_status(error)
+    await context.abort(status.code, status.details, status.trailing_metadata)
+
+
+class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    """Decode errors and domain errors to statuses, for unary and server-streaming RPCs."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                _wrap_unary(handler.unary_unary),
+                request_deserializer=_tolerant(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                _wrap_stream(handler.unary_stream),
+                request_deserializer=_tolerant(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+def _wrap_unary(behaviour: Any) -> Any:
+    async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        error = _as_error(request)
+        if error is not None:
+            await _abort(context, error)
+        try:
+            return await behaviour(request, context)
+        except Exception as exc:
+            if isinstance(exc, grpc.aio.AbortError):
+                raise
+            await _abort(context, exc)
+
+    return unary
+
+
+def _wrap_stream(behaviour: Any) -> Any:
+    async def stream(
+        request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[Any]:
+        error = _as_error(request)
+        if error is not None:
+            await _abort(context, error)
+        try:
+            async for item in behaviour(request, context):
+                yield item
+        except Exception as exc:
+            if isinstance(exc, grpc.aio.AbortError):
+                raise
+            await _abort(context, exc)
+
+    return stream

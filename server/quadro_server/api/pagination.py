@@ -1,0 +1,107 @@
+"""Opaque page tokens.
+
+A token carries the position after the last item returned (a keyset, so pages stay
+stable while items are added) and a digest of the request's other fields: a token is
+only valid for the listing that issued it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from google.protobuf.message import Message
+
+from quadro import reasons
+from quadro_server.core import limits
+from quadro_server.core.errors import InvalidArgument
+
+T = TypeVar("T")
+
+
+def _digest(request: Message) -> str:
+    # Everything but the paging fields decides what the listing is.
+    shape = type(request)()
+    shape.CopyFrom(request)
+    for paging in ("page_token", "page_size"):
+        shape.ClearField(paging)
+    return hashlib.sha256(shape.SerializeToString(deterministic=True)).hexdigest()[:16]
+
+
+def encode(request: Message, position: Any) -> str:
+    body = json.dumps({"p": position, "d": _digest(request)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+
+
+def decode(request: Message, token: str) -> Any:
+    """The position in `token`, or None for an empty token; INVALID_ARGUMENT if the token
+    is malformed or belongs to a different listing."""
+    if not token:
+        return None
+    try:
+        if len(token) > limits.PAGE_TOKEN_MAX:
+            raise ValueError("too long")
+        padded = token + "=" * (-len(token) % 4)
+        body = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        position, digest = body["p"], body["d"]
+    except (ValueError, KeyError, TypeError, UnicodeError) as exc:
+        raise _malformed() from exc
+    if digest != _digest(request):
+        raise InvalidArgument.single(
+            "page_token",
+            "this token belongs to a listing with other filters; start again without a token",
+            reason=reasons.INVALID_PAGE_TOKEN,
+        )
+    return position
+
+
+def _malformed() -> InvalidArgument:
+    return InvalidArgument.single(
+        "page_token", "not a page token issued by this server", reason=reasons.INVALID_PAGE_TOKEN
+    )
+
+
+def int_position(request: Message, token: str) -> int:
+    position = decode(request, token)
+    if position is None:
+        return 0
+    if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+        raise _malformed()
+    return position
+
+
+def pair_position(request: Message, token: str) -> tuple[int, str] | None:
+    position = decode(request, token)
+    if position is None:
+        return None
+    if (
+        not isinstance(position, list)
+        or len(position) != 2
+        or not isinstance(position[0], int)
+        or not isinstance(position[1], str)
+    ):
+        raise _malformed()
+    return position[0], position[1]
+
+
+def str_position(request: Message, token: str) -> str:
+    position = decode(request, token)
+    if position is None:
+        return ""
+    if not isinstance(position, str):
+        raise _malformed()
+    return position
+
+
+def split_page(
+    request: Message, items: list[T], limit: int, position: Callable[[T], Any]
+) -> tuple[list[T], str]:
+    """Items were fetched with `limit + 1`: keep `limit` of them and, if there was one
+    more, a token that resumes after the last one kept."""
+    if len(items) <= limit:
+        return items, ""
+    kept = items[:limit]
+    return kept, encode(request, position(kept[-1]))

@@ -1,0 +1,338 @@
+"""From request messages to commands and queries, validating every field on the way.
+
+Each function raises InvalidArgument listing every bad field, or returns a well-formed
+command; the engine then checks what depends on the board's state.
+"""
+
+from __future__ import annotations
+
+import json
+
+from google.protobuf import json_format
+
+from quadro.v1 import agent_pb2, board_pb2, data_pb2, event_pb2, task_pb2
+from quadro_server.api import convert
+from quadro_server.api.validation import Violations, check_labels
+from quadro_server.core import commands, globs, limits, names
+from quadro_server.core.lifecycle import BoardLifecycles, check_custom_profile
+from quadro_server.storage.base import EventQuery, TaskQuery
+
+# --- boards ---------------------------------------------------------------------------
+
+
+def create_board(request: board_pb2.CreateBoardRequest, principal: str) -> commands.CreateBoard:
+    v = Violations()
+    v.add("board_id", names.check_board_id(request.board_id))
+    board = request.board
+    v.text("board.display_name", board.display_name, limits.DISPLAY_NAME_MAX)
+    if len(board.profiles) > limits.PROFILES_MAX:
+        v.add(
+            "board.profiles", f"{len(board.profiles)} profiles; the limit is {limits.PROFILES_MAX}"
+        )
+    profiles: dict[str, tuple[tuple[str, str], ...]] = {}
+    for name, profile in board.profiles.items():
+        pairs = tuple((t.from_status, t.to_status) for t in profile.transitions)
+        # Sorted and de-duplicated: the declared set, not the order it was typed in.
+        profiles[name] = tuple(sorted(set(pairs)))
+        for sub, problem in check_custom_profile(name, pairs):
+            v.add(f"board.profiles[{name!r}]" + (f".{sub}" if sub else ""), problem)
+    rules = tuple((r.pattern, r.profile) for r in board.task_types)
+    if board.default_profile:
+        v.add("board.default_profile", names.check_profile_name(board.default_profile))
+    lifecycles = BoardLifecycles(profiles, rules, board.default_profile)
+    for field, problem in lifecycles.check_rules():
+        v.add(f"board.{field}", problem)
+    request_id = v.request_id(request.request_id)
+    v.raise_if_any()
+    return commands.CreateBoard(
+        board_id=request.board_id,
+        display_name=board.display_name,
+        profiles=tuple(sorted(profiles.items())),
+        task_type_rules=rules,
+        default_profile=board.default_profile,
+        request_id=request_id,
+        principal=principal,
+    )
+
+
+def board_name(request: board_pb2.GetBoardRequest) -> str:
+    v = Violations()
+    board_id = v.board("name", request.name)
+    v.raise_if_any()
+    return board_id
+
+
+# --- tasks ----------------------------------------------------------------------------
+
+
+def post_task(request: task_pb2.PostTaskRequest, principal: str) -> commands.PostTask:
+    v = Violations()
+    board_id = v.board("parent", request.parent)
+    v.optional("task_id", request.task_id, names.check_task_id)
+    task = request.task
+    v.add("task.task_type", names.check_task_type(task.task_type))
+    v.text("task.label", task.label, limits.LABEL_MAX, required=True)
+    priority = limits.DEFAULT_PRIORITY
+    if task.HasField("priority"):
+        priority = v.int_range(
+            "task.priority", task.priority, limits.PRIORITY_MIN, limits.PRIORITY_MAX
+        )
+    notes = tuple(task.notes)
+    v.count("task.notes", notes, limits.NOTES_PER_TASK_MAX)
+    for i, note in enumerate(notes):
+        v.text(f"task.notes[{i}]", note, limits.NOTE_MAX, required=True)
+    labels = check_labels(v, "task.labels", dict(task.labels))
+    if task.parent_task:
+        v.child("task.parent_task", task.parent_task, "tasks")
+    request_id = v.request_id(request.request_id)
+    v.raise_if_any()
+    return commands.PostTask(
+        board_id=board_id,
+        task_id=request.task_id,
+        task_type=task.task_type,
+        label=task.label,
+        priority=priority,
+        notes=notes,
+        labels=labels,
+        parent_task=task.parent_task,
+        request_id=request_id,
+        principal=principal,
+    )
+
+
+def task_name(field: str, value: str) -> names.ChildName:
+    v = Violations()
+    ref = v.child(field, value, "tasks")
+    v.raise_if_any()
+    return ref
+
+
+def list_tasks(request: task_pb2.ListTasksRequest, after: int) -> TaskQuery:
+    v = Violations()
+    board_id = v.board("parent", request.parent)
+    limit = v.page_size(request.page_size)
+    statuses = v.statuses("statuses", request.statuses)
+    task_types = v.patterns("task_types", request.task_types)
+    v.optional("assigned_to", request.assigned_to, names.check_agent_id)
+    v.raise_if_any()
+    return TaskQuery(
+        board_id=board_id,
+        limit=limit,
+        after_sequence=after,
+        statuses=statuses,
+        task_types=task_types,
+        assigned_to=request.assigned_to,
+    )
+
+
+def transition_task(
+    request: task_pb2.TransitionTaskRequest, principal: str
+) -> commands.TransitionTask:
+    v = Violations()
+    ref = v.child("name", request.name, "tasks")
+    v.add("to_status", names.check_status(request.to_status))
+    v.optional("assignee", request.assignee, names.check_agent_id)
+    output = v.output("output", request.output) if request.HasField("output") else None
+    v.text("note", request.note, limits.NOTE_MAX)
+    v.text("context_snapshot_hash", request.context_snapshot_hash, limits.CONTEXT_HASH_MAX)
+    v.optional("expected_status", request.expected_status, names.check_status)
+    v.text("etag", request.etag, limits.ETAG_MAX)
+    v.int_range("attempt", request.attempt, 0, 2**62)
+    request_id = v.request_id(request.request_id)
+    v.raise_if_any()
+    return commands.TransitionTask(
+        board_id=ref.board_id,
+        task_id=ref.child_id,
+        to_status=request.to_status,
+        assignee=request.assignee,
+        output=output,
+        note=request.note,
+        context_snapshot_hash=request.context_snapshot_hash,
+        expected_status=request.expected_status,
+        expected_etag=request.etag,
+        attempt=request.attempt,
+        request_id=request_id,
+        principal=principal,
+    )
+
+
+def post_result(request: task_pb2.PostResultRequest, principal: str) -> commands.PostResult:
+    v = Violations()
+    ref = v.child("name", request.name, "tasks")
+    v.output("output", request.output)
+    v.optional("agent", request.agent, names.check_agent_id)
+    v.int_range("attempt", request.attempt, 0, 2**62)
+    v.text("note", request.note, limits.NOTE_MAX)
+    request_id = v.request_id(request.request_id)
+    v.raise_if_any()
+    return commands.PostResult(
+        board_id=ref.board_id,
+        task_id=ref.child_id,
+        output=request.output,
+        agent=request.agent,
+        attempt=request.attempt,
+        note=request.note,
+        request_id=request_id,
+        principal=principal,
+    )
+
+
+def archive_task(request: task_pb2.ArchiveTaskRequest, principal: str) -> commands.ArchiveTask:
+    v = Violations()
+    ref = v.child("name", request.name, "tasks")
+    v.text("etag", request.etag, limits.ETAG_MAX)
+    request_id = v.request_id(request.request_id)
+    v.raise_if_any()
+    return commands.ArchiveTask(
+        board_id=ref.board_id,
+        task_id=ref.child_id,
+        expected_etag=request.etag,
+        request_id=request_id,
+        principal=principal,
+    )
+
+
+# --- events ---------------------------------------------------------------------------
+
+
+def list_events(request: event_pb2.ListEventsRequest, after: int) -> EventQuery:
+    v = Violations()
+    board_id = v.board("parent", request.parent)
+    limit = v.page_size(request.page_size)
+    if request.after_sequence < 0:
+        v.add("after_sequence", "must not be negative")
+    f = request.filter
+    task_id = v.task_ref("filter.task", f.task, board_id) if f.task else ""
+    v.optional("filter.agent", f.agent, names.check_agent_id)
+    types: list[str] = []
+    v.count("filter.event_types", list(f.event_types), limits.EVENT_TYPES_FILTER_MAX)
+    for i, value in enumerate(f.event_types):
+        name = convert.EVENT_TYPE_FROM_PROTO.get(value)
+        if name is None:
+            v.add(f"filter.event_types[{i}]", f"{value} is not an event type")
+        else:
+            types.append(name)
+    statuses = v.statuses("filter.statuses", f.statuses)
+    task_types = v.patterns("filter.task_types", f.task_types)
+    v.raise_if_any()
+    return EventQuery(
+        board_id=board_id,
+        limit=limit,
+        after_sequence=max(request.after_sequence, after),
+        task_id=task_id,
+        agent=f.agent,
+        types=tuple(types),
+        task_types=task_types,
+        statuses=statuses,
+    )
+
+
+# --- agents ---------------------------------------------------------------------------
+
+
+def register_agent(
+    request: agent_pb2.RegisterAgentRequest, principal: str
+) -> commands.RegisterAgent:
+    v = Violations()
+    board_id = v.board("parent", request.parent)
+    v.add("agent_id", names.check_agent_id(request.agent_id))
+    agent = request.agent
+    v.text("agent.display_name", agent.display_name, limits.DISPLAY_NAME_MAX)
+    capabilities = v.patterns("agent.capabilities", agent.capabilities)
+    v.text("agent.version", agent.version, limits.VERSION_MAX)
+    concurrency = agent.concurrency or 1
+    v.int_range("agent.concurrency", concurrency, 1, limits.CONCURRENCY_MAX)
+    request_id = v.request_id(request.request_id)
+    v.raise_if_any()
+    return commands.RegisterAgent(
+        board_id=board_id,
+        agent_id=request.agent_id,
+        display_name=agent.display_name,
+        capabilities=capabilities,
+        version=agent.version,
+        concurrency=concurrency,
+        request_id=request_id,
+        principal=principal,
+    )
+
+
+def agent_name(request: agent_pb2.GetAgentRequest) -> names.ChildName:
+    v = Violations()
+    ref = v.child("name", request.name, "agents")
+    v.raise_if_any()
+    return ref
+
+
+def heartbeat(request: agent_pb2.HeartbeatRequest, principal: str) -> commands.Heartbeat:
+    v = Violations()
+    ref = v.child("name", request.name, "agents")
+    task_id = v.task_ref("task", request.task, ref.board_id) if request.task else ""
+    v.int_range("attempt", request.attempt, 0, 2**62)
+    if request.attempt and not request.task:
+        v.add("attempt", "an attempt only makes sense with a task")
+    request_id = v.request_id(request.request_id)
+    v.raise_if_any()
+    return commands.Heartbeat(
+        board_id=ref.board_id,
+        agent_id=ref.child_id,
+        task_id=task_id,
+        attempt=request.attempt,
+        request_id=request_id,
+        principal=principal,
+    )
+
+
+# --- data -----------------------------------------------------------------------------
+
+
+def put_data(request: data_pb2.PutDataRequest, principal: str) -> commands.PutData:
+    v = Violations()
+    ref = v.child("name", request.name, "data")
+    value_json = ""
+    if not request.HasField("value") or request.value.WhichOneof("kind") is None:
+        v.add("value", "a value is required (any JSON value; use null_value for null)")
+    else:
+        value_json = json.dumps(
+            json_format.MessageToDict(request.value), separators=(",", ":"), ensure_ascii=False
+        )
+        v.add("value", names.check_utf8_size(value_json, "value", limits.DATA_VALUE_MAX_BYTES))
+    request_id = v.request_id(request.request_id)
+    v.raise_if_any()
+    return commands.PutData(
+        board_id=ref.board_id,
+        key=ref.child_id,
+        value_json=value_json,
+        request_id=request_id,
+        principal=principal,
+    )
+
+
+def data_name(field: str, value: str) -> names.ChildName:
+    v = Violations()
+    ref = v.child(field, value, "data")
+    v.raise_if_any()
+    return ref
+
+
+def delete_data(request: data_pb2.DeleteDataRequest, principal: str) -> commands.DeleteData:
+    v = Violations()
+    ref = v.child("name", request.name, "data")
+    request_id = v.request_id(request.request_id)
+    v.raise_if_any()
+    return commands.DeleteData(
+        board_id=ref.board_id, key=ref.child_id, request_id=request_id, principal=principal
+    )
+
+
+def list_data(request: data_pb2.ListDataRequest) -> tuple[str, str, int]:
+    """(board_id, key_prefix, page size)."""
+    v = Violations()
+    board_id = v.board("parent", request.parent)
+    limit = v.page_size(request.page_size)
+    prefix = request.key_prefix
+    if prefix.startswith("_"):
+        v.add("key_prefix", "internal keys (starting with '_') are never listed")
+    elif prefix and (globs.is_glob(prefix) or names.check_data_key(prefix)):
+        v.add("key_prefix", names.check_data_key(prefix) or "a key prefix cannot contain globs")
+    v.raise_if_any()
+    return board_id, prefix, limit

@@ -1,0 +1,123 @@
+"""Assembling and running the gRPC server: the Quadro services, health, reflection and
+the interceptors, on one `grpc.aio` server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
+from grpc_reflection.v1alpha import reflection
+
+from quadro.v1 import (
+    agent_pb2,
+    agent_pb2_grpc,
+    board_pb2,
+    board_pb2_grpc,
+    data_pb2,
+    data_pb2_grpc,
+    event_pb2,
+    event_pb2_grpc,
+    task_pb2,
+    task_pb2_grpc,
+)
+from quadro_server.api.interceptors import ErrorInterceptor
+from quadro_server.api.services.agent import AgentService
+from quadro_server.api.services.board import BoardService
+from quadro_server.api.services.context import ServiceContext
+from quadro_server.api.services.data import DataService
+from quadro_server.api.services.event import EventService
+from quadro_server.api.services.task import TaskService
+from quadro_server.core import limits
+from quadro_server.storage.base import Store
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = tuple(
+    module.DESCRIPTOR.services_by_name[name].full_name
+    for module, name in (
+        (board_pb2, "BoardService"),
+        (task_pb2, "TaskService"),
+        (event_pb2, "EventService"),
+        (agent_pb2, "AgentService"),
+        (data_pb2, "DataService"),
+    )
+)
+
+_CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", limits.MESSAGE_MAX_BYTES),
+    ("grpc.max_send_message_length", limits.MESSAGE_MAX_BYTES),
+    ("grpc.so_reuseport", 0),
+]
+
+
+@dataclass
+class RunningServer:
+    server: grpc.aio.Server
+    port: int
+    health: health_aio.HealthServicer
+
+    async def drain(self, grace: float) -> None:
+        """Stop taking calls, let running ones finish for up to `grace` seconds."""
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.stop(grace)
+
+
+async def start_server(ctx: ServiceContext, address: str) -> RunningServer:
+    """Start serving `ctx.store` on `address` (`host:port`, port 0 picks one)."""
+    server = grpc.aio.server(interceptors=[ErrorInterceptor()], options=_CHANNEL_OPTIONS)
+    board_pb2_grpc.add_BoardServiceServicer_to_server(BoardService(ctx), server)
+    task_pb2_grpc.add_TaskServiceServicer_to_server(TaskService(ctx), server)
+    event_pb2_grpc.add_EventServiceServicer_to_server(EventService(ctx), server)
+    agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentService(ctx), server)
+    data_pb2_grpc.add_DataServiceServicer_to_server(DataService(ctx), server)
+    health_servicer = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (
+            *SERVICE_NAMES,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
+        server,
+    )
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"could not bind {address}")
+    await server.start()
+    for name in ("", *SERVICE_NAMES):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return RunningServer(server, port, health_servicer)
+
+
+async def serve_until_signalled(
+    store: Store,
+    ctx: ServiceContext,
+    address: str,
+    grace: float,
+    on_ready: Callable[[int], None] | None = None,
+) -> None:
+    """Run until SIGTERM or SIGINT, then drain: refuse new calls, finish running ones
+    within `grace` seconds, flush the store, exit."""
+    await store.start()
+    running = await start_server(ctx, address)
+    if on_ready is not None:
+        on_ready(running.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        log.info("draining (grace %.1fs)", grace)
+        await running.drain(grace)
+    finally:
+        await store.close()

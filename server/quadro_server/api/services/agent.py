@@ -1,0 +1,72 @@
+"""AgentService: register, read, list agents; heartbeats."""
+
+from __future__ import annotations
+
+import grpc
+
+from quadro import reasons
+from quadro.v1 import agent_pb2, agent_pb2_grpc
+from quadro_server.api import convert, pagination, requests
+from quadro_server.api.services.context import ServiceContext, result_of
+from quadro_server.api.validation import Violations
+from quadro_server.core import names
+from quadro_server.core.errors import NotFound
+from quadro_server.core.records import AgentRecord
+from quadro_server.core.results import AgentResult, HeartbeatResult
+
+Context = grpc.aio.ServicerContext[object, object]
+
+
+class AgentService(agent_pb2_grpc.AgentServiceServicer):
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    def _agent(self, record: AgentRecord) -> agent_pb2.Agent:
+        return convert.agent(record, self._ctx.clock(), self._ctx.agent_offline_after_us)
+
+    async def RegisterAgent(
+        self, request: agent_pb2.RegisterAgentRequest, context: Context
+    ) -> agent_pb2.RegisterAgentResponse:
+        command = requests.register_agent(request, self._ctx.principal(context))
+        result = result_of(await self._ctx.store.execute(command), AgentResult)
+        return agent_pb2.RegisterAgentResponse(agent=self._agent(result.agent))
+
+    async def GetAgent(
+        self, request: agent_pb2.GetAgentRequest, context: Context
+    ) -> agent_pb2.GetAgentResponse:
+        ref = requests.agent_name(request)
+        agent = await self._ctx.store.get_agent(ref.board_id, ref.child_id)
+        if agent is None:
+            raise NotFound(
+                names.agent_name(ref.board_id, ref.child_id), reason=reasons.AGENT_NOT_FOUND
+            )
+        return agent_pb2.GetAgentResponse(agent=self._agent(agent))
+
+    async def ListAgents(
+        self, request: agent_pb2.ListAgentsRequest, context: Context
+    ) -> agent_pb2.ListAgentsResponse:
+        v = Violations()
+        board_id = v.board("parent", request.parent)
+        limit = v.page_size(request.page_size)
+        v.raise_if_any()
+        after = pagination.pair_position(request, request.page_token)
+        await self._ctx.require_board(board_id)
+        found = await self._ctx.store.list_agents(board_id, after, limit + 1)
+        agents, token = pagination.split_page(
+            request, found, limit, lambda a: [a.register_time, a.agent_id]
+        )
+        return agent_pb2.ListAgentsResponse(
+            agents=[self._agent(a) for a in agents], next_page_token=token
+        )
+
+    async def Heartbeat(
+        self, request: agent_pb2.HeartbeatRequest, context: Context
+    ) -> agent_pb2.HeartbeatResponse:
+        command = requests.heartbeat(request, self._ctx.principal(context))
+        result = result_of(await self._ctx.store.execute(command), HeartbeatResult)
+        response = agent_pb2.HeartbeatResponse(agent=self._agent(result.agent))
+        if result.task is not None:
+            response.task.CopyFrom(convert.task(result.task))
+        if result.event is not None:
+            response.event.CopyFrom(convert.event(result.event))
+        return response

@@ -1,0 +1,45 @@
+"""What every servicer needs: the store, settings, and the caller's identity."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import grpc
+
+from quadro import reasons
+from quadro_server.core import names
+from quadro_server.core.clock import now_us
+from quadro_server.core.engine import Applied
+from quadro_server.core.errors import NotFound
+from quadro_server.storage.base import Store
+
+R = TypeVar("R")
+
+ANONYMOUS = "anonymous"
+
+
+@dataclass
+class ServiceContext:
+    store: Store
+    # An agent not seen for this long (and holding no task) is OFFLINE.
+    agent_offline_after_us: int = 60_000_000
+    clock: Callable[[], int] = field(default=now_us)
+
+    async def require_board(self, board_id: str) -> None:
+        """NOT_FOUND unless the board exists."""
+        if await self.store.get_board(board_id) is None:
+            raise NotFound(names.board_name(board_id), reason=reasons.BOARD_NOT_FOUND)
+
+    def principal(self, context: grpc.aio.ServicerContext[object, object]) -> str:
+        """Who is calling. Until authentication is configured every caller is anonymous."""
+        return ANONYMOUS
+
+
+def result_of(applied: Applied, kind: type[R]) -> R:
+    """The typed result of a command whose result type the caller knows."""
+    result = applied.result
+    if not isinstance(result, kind):  # pragma: no cover - a wiring bug, not a user error
+        raise TypeError(f"expected {kind.__name__}, got {type(result).__name__}")
+    return result

@@ -1,0 +1,33 @@
+"""EventService: read the log."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import grpc
+
+from quadro.v1 import event_pb2, event_pb2_grpc
+from quadro_server.api import convert, pagination, requests
+from quadro_server.api.services.context import ServiceContext
+
+Context = grpc.aio.ServicerContext[object, object]
+
+
+class EventService(event_pb2_grpc.EventServiceServicer):
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    async def ListEvents(
+        self, request: event_pb2.ListEventsRequest, context: Context
+    ) -> event_pb2.ListEventsResponse:
+        query = requests.list_events(request, pagination.int_position(request, request.page_token))
+        await self._ctx.require_board(query.board_id)
+        page = await self._ctx.store.list_events(dataclasses.replace(query, limit=query.limit + 1))
+        events, token = pagination.split_page(
+            request, page.events, query.limit, lambda e: e.sequence
+        )
+        return event_pb2.ListEventsResponse(
+            events=[convert.event(e) for e in events],
+            next_page_token=token,
+            head_sequence=page.head_sequence,
+        )

@@ -1,0 +1,126 @@
+"""`quadro serve`: the board server, contributed to the `quadro` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import os
+import sys
+
+from quadro_server.api.server import serve_until_signalled
+from quadro_server.api.services.context import ServiceContext
+from quadro_server.storage.sqlite import Durability, SqliteStore
+
+EXAMPLES = """\
+examples:
+  quadro serve                              # loopback:50051, ./quadro.db
+  quadro serve --port 0                     # any free port (printed on start)
+  quadro serve --store /var/lib/quadro.db --durability fast
+  QUADRO_PORT=6000 quadro serve
+
+environment: QUADRO_HOST, QUADRO_PORT, QUADRO_STORE, QUADRO_DURABILITY,
+QUADRO_SHUTDOWN_GRACE, QUADRO_AGENT_OFFLINE_AFTER (each overridden by its flag)
+"""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run a board server",
+        description="Run the Quadro board server (gRPC, with reflection and health).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    env = os.environ.get
+    parser.add_argument(
+        "--host",
+        default=env("QUADRO_HOST", "127.0.0.1"),
+        help="address to bind (default 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(env("QUADRO_PORT", "50051")),
+        help="port to bind; 0 picks a free one (default 50051)",
+    )
+    parser.add_argument(
+        "--store",
+        default=env("QUADRO_STORE", "quadro.db"),
+        help="SQLite database file (default ./quadro.db)",
+    )
+    parser.add_argument(
+        "--durability",
+        choices=[d.value for d in Durability],
+        default=env("QUADRO_DURABILITY", Durability.FULL.value),
+        help="full (default): an acknowledged write survives power loss; fast: it survives "
+        "a crash of the server but a power loss may lose the last writes",
+    )
+    parser.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=float(env("QUADRO_SHUTDOWN_GRACE", "10")),
+        help="seconds running calls get to finish on SIGTERM (default 10)",
+    )
+    parser.add_argument(
+        "--agent-offline-after",
+        type=float,
+        default=float(env("QUADRO_AGENT_OFFLINE_AFTER", "60")),
+        help="seconds without a heartbeat before an idle agent shows OFFLINE",
+    )
+    parser.add_argument(
+        "--allow-remote-without-auth",
+        action="store_true",
+        help="bind a non-loopback address although no authentication is "
+        "configured (anyone who can reach the port can do anything)",
+    )
+    parser.add_argument("--log-level", default=env("QUADRO_LOG_LEVEL", "INFO"))
+    parser.set_defaults(handler=run)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    log = logging.getLogger("quadro.serve")
+    if not _is_loopback(args.host):
+        if not args.allow_remote_without_auth:
+            print(
+                f"quadro serve: refusing to bind {args.host}: no authentication is configured, "
+                "so only loopback addresses are allowed. Pass --allow-remote-without-auth to "
+                "expose an unauthenticated server anyway.",
+                file=sys.stderr,
+            )
+            return 2
+        log.warning(
+            "serving %s WITHOUT authentication: anyone who reaches it has full access", args.host
+        )
+    store = SqliteStore(args.store, durability=Durability(args.durability))
+    ctx = ServiceContext(store, agent_offline_after_us=int(args.agent_offline_after * 1e6))
+    host = f"[{args.host}]" if ":" in args.host and not args.host.startswith("[") else args.host
+
+    def ready(port: int) -> None:
+        print(
+            f"quadro: serving on {args.host}:{port} (store {os.path.abspath(args.store)}, "
+            f"durability {args.durability})",
+            flush=True,
+        )
+
+    try:
+        asyncio.run(
+            serve_until_signalled(store, ctx, f"{host}:{args.port}", args.shutdown_grace, ready)
+        )
+    except OSError as exc:
+        print(f"quadro serve: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,123 @@
+"""Mutations of the board, as values. A store applies a list of them in one transaction;
+each one is validated and answered on its own.
+
+Commands arrive here well-formed (ids, sizes and syntax checked by the API layer); the
+engine checks everything that depends on the board's state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+
+from quadro_server.core import codec
+from quadro_server.core.lifecycle import Pair
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    # Idempotency key; empty disables deduplication.
+    request_id: str = ""
+    # Who asked, as authenticated by the server.
+    principal: str = ""
+
+    def fingerprint(self) -> str:
+        """Digest of what the command asks for, request id and principal excluded: a retry
+        must carry the same fingerprint as the first attempt."""
+        fields = {
+            f.name: codec.encode(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if f.name not in ("request_id", "principal")
+        }
+        text = json.dumps([type(self).__name__, fields], sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateBoard(Command):
+    board_id: str
+    display_name: str = ""
+    profiles: tuple[tuple[str, tuple[Pair, ...]], ...] = ()
+    task_type_rules: tuple[tuple[str, str], ...] = ()
+    default_profile: str = ""
+    scope: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PostTask(Command):
+    board_id: str
+    task_type: str
+    label: str
+    # Empty: the engine generates a short id.
+    task_id: str = ""
+    priority: int = 5
+    notes: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    parent_task: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransitionTask(Command):
+    board_id: str
+    task_id: str
+    to_status: str
+    assignee: str = ""
+    # None keeps the current output.
+    output: str | None = None
+    note: str = ""
+    context_snapshot_hash: str = ""
+    expected_status: str = ""
+    expected_etag: str = ""
+    # 0 skips the fencing check.
+    attempt: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PostResult(Command):
+    board_id: str
+    task_id: str
+    output: str
+    agent: str = ""
+    attempt: int = 0
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArchiveTask(Command):
+    board_id: str
+    task_id: str
+    expected_etag: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegisterAgent(Command):
+    board_id: str
+    agent_id: str
+    display_name: str = ""
+    capabilities: tuple[str, ...] = ()
+    version: str = ""
+    concurrency: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Heartbeat(Command):
+    board_id: str
+    agent_id: str
+    # Empty: an agent-only heartbeat (no task, no event).
+    task_id: str = ""
+    attempt: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PutData(Command):
+    board_id: str
+    key: str
+    value_json: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteData(Command):
+    board_id: str
+    key: str

@@ -1,0 +1,551 @@
+"""The engine: applies one command to the board inside a store transaction.
+
+Every check runs before the first write, so a rejected command leaves the transaction
+as it found it; the store still wraps each command in a savepoint, so that an unexpected
+failure half-way cannot leak into the other commands of the batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from quadro import reasons
+from quadro_server.core import codec, ids, limits, names
+from quadro_server.core.commands import (
+    ArchiveTask,
+    Command,
+    CreateBoard,
+    DeleteData,
+    Heartbeat,
+    PostResult,
+    PostTask,
+    PutData,
+    RegisterAgent,
+    TransitionTask,
+)
+from quadro_server.core.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    RequestIdConflict,
+    TransitionRejected,
+)
+from quadro_server.core.lifecycle import IN_PROGRESS, INITIAL_STATUS, UNASSIGNED, Lifecycle
+from quadro_server.core.records import (
+    AgentRecord,
+    BoardRecord,
+    DataRecord,
+    EventRecord,
+    TaskRecord,
+)
+from quadro_server.core.results import (
+    AgentResult,
+    BoardResult,
+    DataResult,
+    DeleteDataResult,
+    HeartbeatResult,
+    Result,
+    StoredRequest,
+    TaskResult,
+)
+from quadro_server.core.taxonomy import EventType, event_type_for
+
+
+class Transaction(Protocol):
+    """What the engine needs from a store while a transaction is open. Reads see the
+    transaction's own earlier writes."""
+
+    def get_board(self, board_id: str) -> BoardRecord | None: ...
+    def get_task(self, board_id: str, task_id: str) -> TaskRecord | None: ...
+    def get_agent(self, board_id: str, agent_id: str) -> AgentRecord | None: ...
+    def get_data(self, board_id: str, key: str) -> DataRecord | None: ...
+    def get_request(self, request_id: str) -> StoredRequest | None: ...
+
+    def insert_board(self, board: BoardRecord) -> None: ...
+    def insert_task(self, task: TaskRecord) -> None: ...
+    def update_task(self, task: TaskRecord) -> None: ...
+    def next_sequence(self, board_id: str) -> int:
+        """Reserve the board's next event sequence (head + 1) and make it the new head."""
+        ...
+
+    def append_event(self, event: EventRecord) -> None: ...
+    def put_agent(self, agent: AgentRecord) -> None: ...
+    def put_data(self, entry: DataRecord) -> None: ...
+    def delete_data(self, board_id: str, key: str) -> None: ...
+    def put_request(self, request: StoredRequest) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """The answer to a command and the events it wrote (none for a replayed retry)."""
+
+    result: Result
+    events: tuple[EventRecord, ...]
+    replayed: bool = False
+
+
+# How many generated ids to try before growing the length (the namespace of 5 base36
+# characters is 60 million; a collision streak this long means the board is huge).
+_ID_ATTEMPTS = 16
+
+
+class Engine:
+    def __init__(self, new_task_id: Callable[[], str] = ids.new_task_id) -> None:
+        self._new_task_id = new_task_id
+
+    def apply(self, tx: Transaction, command: Command, now: int) -> Applied:
+        """Apply a command at time `now`; raises a QuadroError, having written nothing,
+        when the command is rejected."""
+        if command.request_id:
+            stored = tx.get_request(command.request_id)
+            fingerprint = command.fingerprint()
+            if stored is not None:
+                if stored.fingerprint != fingerprint:
+                    raise RequestIdConflict(command.request_id)
+                return Applied(codec.loads(stored.result_json), (), replayed=True)
+        applied = self._dispatch(tx, command, now)
+        if command.request_id:
+            tx.put_request(
+                StoredRequest(command.request_id, fingerprint, codec.dumps(applied.result), now)
+            )
+        return applied
+
+    def _dispatch(self, tx: Transaction, command: Command, now: int) -> Applied:
+        match command:
+            case CreateBoard():
+                return self._create_board(tx, command, now)
+            case PostTask():
+                return self._post_task(tx, command, now)
+            case TransitionTask():
+                return self._transition(tx, command, now)
+            case PostResult():
+                return self._post_result(tx, command, now)
+            case ArchiveTask():
+                return self._archive(tx, command, now)
+            case RegisterAgent():
+                return self._register_agent(tx, command, now)
+            case Heartbeat():
+                return self._heartbeat(tx, command, now)
+            case PutData():
+                return self._put_data(tx, command, now)
+            case DeleteData():
+                return self._delete_data(tx, command)
+        raise TypeError(f"unknown command {type(command).__name__}")
+
+    # --- boards ---------------------------------------------------------------------
+
+    def _create_board(self, tx: Transaction, c: CreateBoard, now: int) -> Applied:
+        if tx.get_board(c.board_id) is not None:
+            raise AlreadyExists(names.board_name(c.board_id), reason=reasons.BOARD_EXISTS)
+        board = BoardRecord(
+            board_id=c.board_id,
+            display_name=c.display_name,
+            profiles=c.profiles,
+            task_type_rules=c.task_type_rules,
+            default_profile=c.default_profile or "review_required",
+            scope=c.scope,
+            create_time=now,
+        )
+        tx.insert_board(board)
+        return Applied(BoardResult(board), ())
+
+    # --- tasks ----------------------------------------------------------------------
+
+    def _post_task(self, tx: Transaction, c: PostTask, now: int) -> Applied:
+        board = _board(tx, c.board_id)
+        if c.task_id:
+            if tx.get_task(c.board_id, c.task_id) is not None:
+                raise AlreadyExists(
+                    names.task_name(c.board_id, c.task_id), reason=reasons.TASK_EXISTS
+                )
+            task_id = c.task_id
+        else:
+            task_id = self._free_task_id(tx, c.board_id)
+        name = names.task_name(c.board_id, task_id)
+        origin = name
+        if c.parent_task:
+            parent_ref = names.parse_child_name(c.parent_task, "tasks")
+            parent = tx.get_task(parent_ref.board_id, parent_ref.child_id)
+            if parent is None:
+                raise NotFound(c.parent_task, reason=reasons.TASK_NOT_FOUND)
+            origin = parent.origin_task
+        profile = board.lifecycles().profile_name_for(c.task_type)
+        sequence = tx.next_sequence(c.board_id)
+        task = TaskRecord(
+            board_id=c.board_id,
+            task_id=task_id,
+            task_type=c.task_type,
+            label=c.label,
+            priority=c.priority,
+            status=INITIAL_STATUS,
+            profile=profile,
+            assigned_to="",
+            output="",
+            notes=c.notes,
+            labels=dict(c.labels),
+            context_snapshot_hash="",
+            attempt=0,
+            version=1,
+            archived=False,
+            heartbeat_time=None,
+            create_time=now,
+            update_time=now,
+            archive_time=None,
+            scope=board.scope,
+            parent_task=c.parent_task,
+            origin_task=origin,
+            created_sequence=sequence,
+        )
+        tx.insert_task(task)
+        event = _event(task, sequence, EventType.TASK_POSTED, "", "", c, now)
+        tx.append_event(event)
+        return Applied(TaskResult(task, event), (event,))
+
+    def _free_task_id(self, tx: Transaction, board_id: str) -> str:
+        for attempt in range(_ID_ATTEMPTS * 4):
+            candidate = self._new_task_id()
+            if attempt >= _ID_ATTEMPTS:
+                candidate += self._new_task_id()[: 1 + attempt // _ID_ATTEMPTS]
+            if tx.get_task(board_id, candidate) is None:
+                return candidate
+        raise FailedPrecondition(  # pragma: no cover - needs billions of tasks on a board
+            "could not find a free task id", reason=reasons.TASK_EXISTS
+        )
+
+    def _transition(self, tx: Transaction, c: TransitionTask, now: int) -> Applied:
+        board = _board(tx, c.board_id)
+        task = _live_task(tx, c.board_id, c.task_id)
+        _check_expectations(task, c.expected_status, c.expected_etag, c.attempt)
+        lifecycle = board.lifecycles().profile(task.profile)
+        return self._move(
+            tx,
+            task,
+            lifecycle,
+            c.to_status,
+            c,
+            now,
+            assignee=c.assignee,
+            output=c.output,
+            note=c.note,
+            context_hash=c.context_snapshot_hash,
+        )
+
+    def _post_result(self, tx: Transaction, c: PostResult, now: int) -> Applied:
+        board = _board(tx, c.board_id)
+        task = _live_task(tx, c.board_id, c.task_id)
+        _check_expectations(task, "", "", c.attempt)
+        if c.agent and c.agent != task.assigned_to:
+            raise _not_assignee(task, c.agent)
+        lifecycle = board.lifecycles().profile(task.profile)
+        target = lifecycle.result_status(task.status)
+        if target is None:
+            raise FailedPrecondition(
+                f"{task.name} is {task.status}; lifecycle {lifecycle.name!r} has no status a "
+                f"result leads to from there (allowed: {', '.join(lifecycle.targets_from(task.status))})",
+                reason=reasons.NO_RESULT_STATUS,
+                resource=task.name,
+                metadata={"current_status": task.status, "profile": lifecycle.name},
+            )
+        applied = self._move(
+            tx,
+            task,
+            lifecycle,
+            target,
+            c,
+            now,
+            assignee="",
+            output=c.output,
+            note=c.note,
+            context_hash="",
+        )
+        if c.agent:
+            _touch_agent(tx, c.board_id, c.agent, now)
+        return applied
+
+    def _move(
+        self,
+        tx: Transaction,
+        task: TaskRecord,
+        lifecycle: Lifecycle,
+        to_status: str,
+        command: Command,
+        now: int,
+        *,
+        assignee: str,
+        output: str | None,
+        note: str,
+        context_hash: str,
+    ) -> Applied:
+        """The one path every status change takes: validate, update agents, write the
+        task and exactly one event."""
+        if to_status not in lifecycle.statuses:
+            raise InvalidArgument.single(
+                "to_status",
+                f"{to_status!r} is not a status of lifecycle {lifecycle.name!r} "
+                f"(its statuses: {', '.join(sorted(lifecycle.statuses))})",
+                reason=reasons.UNKNOWN_STATUS,
+            )
+        if not lifecycle.allows(task.status, to_status):
+            raise TransitionRejected(
+                task.name,
+                lifecycle.name,
+                task.status,
+                to_status,
+                lifecycle.targets_from(task.status),
+            )
+        if to_status == UNASSIGNED:
+            if assignee:
+                raise InvalidArgument.single(
+                    "assignee", "moving to UNASSIGNED clears the assignment; leave assignee empty"
+                )
+            new_assignee = ""
+        else:
+            new_assignee = assignee or task.assigned_to
+        if to_status == IN_PROGRESS and not new_assignee:
+            raise InvalidArgument.single("assignee", "an assignee is required to enter IN_PROGRESS")
+        if note and len(task.notes) >= limits.NOTES_PER_TASK_MAX:
+            raise FailedPrecondition(
+                f"{task.name} already holds {len(task.notes)} notes, the limit",
+                reason=reasons.TOO_MANY_NOTES,
+                resource=task.name,
+            )
+
+        # IN_PROGRESS is never both left and entered by one move (no profile has a
+        # self-loop), so the agent losing a slot and the one gaining it are distinct.
+        leaving = task.status == IN_PROGRESS and bool(task.assigned_to)
+        entering = to_status == IN_PROGRESS
+        if assignee:
+            _agent(tx, task.board_id, assignee)
+        if entering:
+            agent = _agent(tx, task.board_id, new_assignee)
+            if agent.active_tasks >= agent.concurrency:
+                raise FailedPrecondition(
+                    f"agent {new_assignee!r} already holds {agent.active_tasks} task(s) in "
+                    f"IN_PROGRESS, its concurrency",
+                    reason=reasons.AGENT_AT_CAPACITY,
+                    resource=agent.name,
+                    metadata={"agent": new_assignee, "concurrency": str(agent.concurrency)},
+                )
+
+        # Every check passed: write.
+        if leaving:
+            _adjust_active(tx, task.board_id, task.assigned_to, -1)
+        if entering:
+            _adjust_active(tx, task.board_id, new_assignee, +1)
+
+        updated = dataclasses.replace(
+            task,
+            status=to_status,
+            assigned_to=new_assignee,
+            output=task.output if output is None else output,
+            notes=(*task.notes, note) if note else task.notes,
+            context_snapshot_hash=context_hash or task.context_snapshot_hash,
+            attempt=task.attempt + 1 if entering else task.attempt,
+            version=task.version + 1,
+            update_time=now,
+        )
+        tx.update_task(updated)
+        sequence = tx.next_sequence(task.board_id)
+        event = _event(
+            updated,
+            sequence,
+            event_type_for(task.status, to_status),
+            task.status,
+            new_assignee or task.assigned_to,
+            command,
+            now,
+            note=note,
+        )
+        tx.append_event(event)
+        return Applied(TaskResult(updated, event), (event,))
+
+    def _archive(self, tx: Transaction, c: ArchiveTask, now: int) -> Applied:
+        board = _board(tx, c.board_id)
+        task = _live_task(tx, c.board_id, c.task_id)
+        _check_expectations(task, "", c.expected_etag, 0)
+        lifecycle = board.lifecycles().profile(task.profile)
+        if not lifecycle.is_terminal(task.status):
+            raise FailedPrecondition(
+                f"{task.name} is {task.status}, which is not terminal in lifecycle "
+                f"{lifecycle.name!r}; only terminal tasks ({', '.join(sorted(lifecycle.terminals))}) "
+                "can be archived",
+                reason=reasons.NOT_TERMINAL,
+                resource=task.name,
+                metadata={"current_status": task.status, "profile": lifecycle.name},
+            )
+        archived = dataclasses.replace(
+            task, archived=True, archive_time=now, version=task.version + 1, update_time=now
+        )
+        tx.update_task(archived)
+        return Applied(TaskResult(archived, None), ())
+
+    # --- agents ---------------------------------------------------------------------
+
+    def _register_agent(self, tx: Transaction, c: RegisterAgent, now: int) -> Applied:
+        board = _board(tx, c.board_id)
+        existing = tx.get_agent(c.board_id, c.agent_id)
+        agent = AgentRecord(
+            board_id=c.board_id,
+            agent_id=c.agent_id,
+            display_name=c.display_name,
+            capabilities=c.capabilities,
+            version=c.version,
+            concurrency=c.concurrency,
+            active_tasks=existing.active_tasks if existing else 0,
+            register_time=existing.register_time if existing else now,
+            last_seen_time=now,
+            scope=board.scope,
+        )
+        tx.put_agent(agent)
+        return Applied(AgentResult(agent), ())
+
+    def _heartbeat(self, tx: Transaction, c: Heartbeat, now: int) -> Applied:
+        _board(tx, c.board_id)
+        agent = _agent(tx, c.board_id, c.agent_id)
+        task: TaskRecord | None = None
+        if c.task_id:
+            task = _live_task(tx, c.board_id, c.task_id)
+            if task.assigned_to != c.agent_id:
+                raise _not_assignee(task, c.agent_id)
+            _check_expectations(task, "", "", c.attempt)
+        agent = dataclasses.replace(agent, last_seen_time=now)
+        tx.put_agent(agent)
+        if task is None:
+            return Applied(HeartbeatResult(agent, None, None), ())
+        # A heartbeat is liveness, not a change of state: it leaves the etag alone so that
+        # a Chief's compare-and-set is not defeated by a worker saying it is alive.
+        task = dataclasses.replace(task, heartbeat_time=now)
+        tx.update_task(task)
+        sequence = tx.next_sequence(c.board_id)
+        event = _event(task, sequence, EventType.TASK_HEARTBEAT, task.status, c.agent_id, c, now)
+        tx.append_event(event)
+        return Applied(HeartbeatResult(agent, task, event), (event,))
+
+    # --- data -----------------------------------------------------------------------
+
+    def _put_data(self, tx: Transaction, c: PutData, now: int) -> Applied:
+        _board(tx, c.board_id)
+        entry = DataRecord(c.board_id, c.key, c.value_json, now)
+        tx.put_data(entry)
+        return Applied(DataResult(entry), ())
+
+    def _delete_data(self, tx: Transaction, c: DeleteData) -> Applied:
+        _board(tx, c.board_id)
+        existed = tx.get_data(c.board_id, c.key) is not None
+        if existed:
+            tx.delete_data(c.board_id, c.key)
+        return Applied(DeleteDataResult(existed), ())
+
+
+# --- helpers --------------------------------------------------------------------------
+
+
+def _board(tx: Transaction, board_id: str) -> BoardRecord:
+    board = tx.get_board(board_id)
+    if board is None:
+        raise NotFound(names.board_name(board_id), reason=reasons.BOARD_NOT_FOUND)
+    return board
+
+
+def _live_task(tx: Transaction, board_id: str, task_id: str) -> TaskRecord:
+    task = tx.get_task(board_id, task_id)
+    if task is None:
+        raise NotFound(names.task_name(board_id, task_id), reason=reasons.TASK_NOT_FOUND)
+    if task.archived:
+        raise FailedPrecondition(
+            f"{task.name} is archived and can no longer change",
+            reason=reasons.TASK_ARCHIVED,
+            resource=task.name,
+        )
+    return task
+
+
+def _agent(tx: Transaction, board_id: str, agent_id: str) -> AgentRecord:
+    agent = tx.get_agent(board_id, agent_id)
+    if agent is None:
+        raise NotFound(names.agent_name(board_id, agent_id), reason=reasons.AGENT_NOT_FOUND)
+    return agent
+
+
+def _adjust_active(tx: Transaction, board_id: str, agent_id: str, delta: int) -> None:
+    agent = tx.get_agent(board_id, agent_id)
+    if agent is not None:
+        tx.put_agent(dataclasses.replace(agent, active_tasks=max(0, agent.active_tasks + delta)))
+
+
+def _touch_agent(tx: Transaction, board_id: str, agent_id: str, now: int) -> None:
+    agent = tx.get_agent(board_id, agent_id)
+    if agent is not None:
+        tx.put_agent(dataclasses.replace(agent, last_seen_time=now))
+
+
+def _check_expectations(task: TaskRecord, status: str, etag: str, attempt: int) -> None:
+    """Compare-and-set and fencing checks, in that order."""
+    if status and task.status != status:
+        raise FailedPrecondition(
+            f"{task.name} is {task.status}, not {status}",
+            reason=reasons.STATUS_MISMATCH,
+            resource=task.name,
+            metadata={"current_status": task.status, "expected_status": status},
+        )
+    if etag and task.etag != etag:
+        raise FailedPrecondition(
+            f"{task.name} has changed (etag {task.etag}, expected {etag})",
+            reason=reasons.ETAG_MISMATCH,
+            resource=task.name,
+            metadata={"current_etag": task.etag, "expected_etag": etag},
+        )
+    if attempt and task.attempt != attempt:
+        raise FailedPrecondition(
+            f"attempt {attempt} of {task.name} has been superseded (current attempt "
+            f"{task.attempt})",
+            reason=reasons.STALE_ATTEMPT,
+            resource=task.name,
+            metadata={"current_attempt": str(task.attempt), "attempt": str(attempt)},
+        )
+
+
+def _not_assignee(task: TaskRecord, agent_id: str) -> FailedPrecondition:
+    holder = task.assigned_to or "nobody"
+    return FailedPrecondition(
+        f"{task.name} is assigned to {holder}, not {agent_id}",
+        reason=reasons.NOT_ASSIGNEE,
+        resource=task.name,
+        metadata={"assigned_to": task.assigned_to, "agent": agent_id},
+    )
+
+
+def _event(
+    task: TaskRecord,
+    sequence: int,
+    event_type: EventType,
+    from_status: str,
+    agent: str,
+    command: Command,
+    now: int,
+    *,
+    note: str = "",
+) -> EventRecord:
+    payload = {"profile": task.profile}
+    if note:
+        payload["note"] = note
+    return EventRecord(
+        board_id=task.board_id,
+        sequence=sequence,
+        task_id=task.task_id,
+        task_type=task.task_type,
+        type=event_type.value,
+        agent=agent,
+        from_status=from_status,
+        to_status=task.status,
+        payload=payload,
+        request_id=command.request_id,
+        principal=command.principal,
+        create_time=now,
+        attempt=task.attempt,
+        scope=task.scope,
+    )

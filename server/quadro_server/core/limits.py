@@ -1,0 +1,42 @@
+"""Every size and count limit of the API, in one place. The protos quote these numbers in
+their field comments; `tests/unit/test_limits_documented.py` keeps the two in step."""
+
+from typing import Final
+
+BOARD_ID_MAX: Final = 63
+TASK_ID_MAX: Final = 64
+AGENT_ID_MAX: Final = 128
+DATA_KEY_MAX: Final = 256
+TASK_TYPE_MAX: Final = 128
+GLOB_MAX: Final = 128
+STATUS_MAX: Final = 64
+REQUEST_ID_MAX: Final = 128
+DISPLAY_NAME_MAX: Final = 256
+LABEL_MAX: Final = 1024
+OUTPUT_MAX_BYTES: Final = 262_144
+NOTE_MAX: Final = 8192
+NOTES_PER_TASK_MAX: Final = 1000
+LABELS_MAX: Final = 64
+LABEL_KEY_MAX: Final = 63
+LABEL_VALUE_MAX: Final = 256
+CONTEXT_HASH_MAX: Final = 256
+ETAG_MAX: Final = 64
+DATA_VALUE_MAX_BYTES: Final = 262_144
+VERSION_MAX: Final = 64
+CAPABILITIES_MAX: Final = 64
+CONCURRENCY_MAX: Final = 10_000
+PRIORITY_MIN: Final = -1000
+PRIORITY_MAX: Final = 1000
+DEFAULT_PRIORITY: Final = 5
+PROFILES_MAX: Final = 64
+TRANSITIONS_PER_PROFILE_MAX: Final = 256
+TASK_TYPE_RULES_MAX: Final = 256
+FILTER_VALUES_MAX: Final = 64
+EVENT_TYPES_FILTER_MAX: Final = 8
+PAGE_SIZE_DEFAULT: Final = 100
+PAGE_SIZE_MAX: Final = 1000
+PAGE_TOKEN_MAX: Final = 1024
+# gRPC message size accepted by the server and the clients.
+MESSAGE_MAX_BYTES: Final = 4 * 1024 * 1024
+# How long a request id is remembered for deduplication.
+REQUEST_ID_RETENTION_SECONDS: Final = 24 * 3600

@@ -1,0 +1,202 @@
+"""Identifier rules and resource names (`boards/{board}/tasks/{task}`).
+
+Each `check_*` function returns a description of what is wrong, or None when the value is
+valid, so callers can collect every violation of a request before answering.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from quadro_server.core import limits
+
+_BOARD_ID = re.compile(r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_AGENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}")
+_DATA_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,256}")
+_TASK_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}")
+_STATUS = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+_PROFILE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+_LABEL_KEY = re.compile(r"[a-z0-9][a-z0-9_.\-/]{0,62}")
+_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
+
+
+def _check(pattern: re.Pattern[str], value: str, what: str, rule: str) -> str | None:
+    if not value:
+        return f"{what} is required"
+    if pattern.fullmatch(value) is None:
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        return f"{what} {shown!r} is invalid: {rule}"
+    return None
+
+
+def check_board_id(value: str) -> str | None:
+    return _check(
+        _BOARD_ID,
+        value,
+        "board id",
+        f"1-{limits.BOARD_ID_MAX} lowercase letters, digits and hyphens, starting with a "
+        "letter and not ending with a hyphen",
+    )
+
+
+def check_task_id(value: str) -> str | None:
+    return _check(
+        _TASK_ID,
+        value,
+        "task id",
+        f"1-{limits.TASK_ID_MAX} letters, digits, '_', '-' and '.', starting with a letter or "
+        "digit",
+    )
+
+
+def check_agent_id(value: str) -> str | None:
+    return _check(
+        _AGENT_ID,
+        value,
+        "agent id",
+        f"1-{limits.AGENT_ID_MAX} letters, digits, '_', '-', '.', ':' and '@', starting with "
+        "a letter or digit",
+    )
+
+
+def check_data_key(value: str) -> str | None:
+    return _check(
+        _DATA_KEY,
+        value,
+        "data key",
+        f"1-{limits.DATA_KEY_MAX} letters, digits, '_', '-', '.' and ':'",
+    )
+
+
+def check_task_type(value: str) -> str | None:
+    return _check(
+        _TASK_TYPE,
+        value,
+        "task type",
+        f"1-{limits.TASK_TYPE_MAX} letters, digits, '_', '-', '.', ':' and '/', starting with a "
+        "letter or digit",
+    )
+
+
+def check_status(value: str) -> str | None:
+    return _check(
+        _STATUS,
+        value,
+        "status",
+        f"1-{limits.STATUS_MAX} letters, digits and '_', starting with a letter",
+    )
+
+
+def check_profile_name(value: str) -> str | None:
+    return _check(
+        _PROFILE,
+        value,
+        "profile name",
+        "1-64 letters, digits, '_' and '-', starting with a letter",
+    )
+
+
+def check_label_key(value: str) -> str | None:
+    return _check(
+        _LABEL_KEY,
+        value,
+        "label key",
+        f"1-{limits.LABEL_KEY_MAX} lowercase letters, digits, '_', '-', '.' and '/'",
+    )
+
+
+def check_request_id(value: str) -> str | None:
+    """Empty is allowed (no deduplication); otherwise printable ASCII without spaces."""
+    if not value:
+        return None
+    return _check(
+        _REQUEST_ID,
+        value,
+        "request id",
+        f"at most {limits.REQUEST_ID_MAX} printable ASCII characters without spaces",
+    )
+
+
+def check_text(value: str, what: str, max_chars: int, *, required: bool = False) -> str | None:
+    """Free text: bounded length and no control characters other than tab and newline."""
+    if required and not value.strip():
+        return f"{what} is required"
+    if len(value) > max_chars:
+        return f"{what} is {len(value)} characters; the limit is {max_chars}"
+    for ch in value:
+        if (ch < " " and ch not in "\t\n\r") or ch == "\x7f":
+            return f"{what} contains the control character U+{ord(ch):04X}"
+    return None
+
+
+def check_utf8_size(value: str, what: str, max_bytes: int) -> str | None:
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        return f"{what} is {size} bytes; the limit is {max_bytes}"
+    return None
+
+
+# --- resource names ---------------------------------------------------------------------
+
+
+def board_name(board_id: str) -> str:
+    return f"boards/{board_id}"
+
+
+def task_name(board_id: str, task_id: str) -> str:
+    return f"boards/{board_id}/tasks/{task_id}"
+
+
+def agent_name(board_id: str, agent_id: str) -> str:
+    return f"boards/{board_id}/agents/{agent_id}"
+
+
+def data_name(board_id: str, key: str) -> str:
+    return f"boards/{board_id}/data/{key}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChildName:
+    """A parsed `boards/{board}/{collection}/{id}` name."""
+
+    board_id: str
+    child_id: str
+
+
+class InvalidName(ValueError):
+    """A resource name that does not parse; the message says what was expected."""
+
+
+def parse_board_name(name: str) -> str:
+    parts = name.split("/")
+    if len(parts) != 2 or parts[0] != "boards":
+        raise InvalidName(f"expected 'boards/{{board}}', got {_shown(name)}")
+    problem = check_board_id(parts[1])
+    if problem:
+        raise InvalidName(problem)
+    return parts[1]
+
+
+_CHILD_CHECKS = {
+    "tasks": check_task_id,
+    "agents": check_agent_id,
+    "data": check_data_key,
+}
+
+
+def parse_child_name(name: str, collection: str) -> ChildName:
+    parts = name.split("/")
+    if len(parts) != 4 or parts[0] != "boards" or parts[2] != collection:
+        raise InvalidName(f"expected 'boards/{{board}}/{collection}/{{id}}', got {_shown(name)}")
+    problem = check_board_id(parts[1]) or _CHILD_CHECKS[collection](parts[3])
+    if problem:
+        raise InvalidName(problem)
+    return ChildName(parts[1], parts[3])
+
+
+def _shown(value: str) -> str:
+    if not value:
+        return "an empty string"
+    return repr(value if len(value) <= 80 else value[:77] + "...")

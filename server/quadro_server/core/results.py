@@ -1,0 +1,77 @@
+"""What a command returns. Results of commands with a request id are stored with it, so
+a retry gets the first answer back unchanged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quadro_server.core import codec
+from quadro_server.core.records import (
+    AgentRecord,
+    BoardRecord,
+    DataRecord,
+    EventRecord,
+    TaskRecord,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BoardResult:
+    board: BoardRecord
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult:
+    task: TaskRecord
+    # The event the command wrote; None for commands that write none (archive).
+    event: EventRecord | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentResult:
+    agent: AgentRecord
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatResult:
+    agent: AgentRecord
+    task: TaskRecord | None
+    event: EventRecord | None
+
+
+@dataclass(frozen=True, slots=True)
+class DataResult:
+    entry: DataRecord
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteDataResult:
+    existed: bool
+
+
+Result = BoardResult | TaskResult | AgentResult | HeartbeatResult | DataResult | DeleteDataResult
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRequest:
+    """An idempotency record: the request id, what was asked, and the first answer."""
+
+    request_id: str
+    fingerprint: str
+    result_json: str
+    create_time: int
+
+
+codec.register(
+    BoardResult,
+    TaskResult,
+    AgentResult,
+    HeartbeatResult,
+    DataResult,
+    DeleteDataResult,
+    BoardRecord,
+    TaskRecord,
+    AgentRecord,
+    EventRecord,
+    DataRecord,
+)

@@ -1,0 +1,123 @@
+"""The store interface every backend implements, and the queries it answers.
+
+Writes go through `apply`: a list of commands applied in one transaction, each with its
+own validation and result, so that one rejected command never fails the others. A single
+call is a batch of one; backends group concurrent calls into one commit.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from quadro_server.core.commands import Command
+from quadro_server.core.engine import Applied
+from quadro_server.core.errors import QuadroError
+from quadro_server.core.records import (
+    AgentRecord,
+    BoardRecord,
+    DataRecord,
+    EventRecord,
+    TaskRecord,
+)
+
+# Called after each commit with the new head sequence of every board the commit wrote
+# events to. Runs on the event loop; must not block.
+CommitListener = Callable[[Mapping[str, int]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskQuery:
+    board_id: str
+    limit: int
+    # Keyset: only tasks whose `created_sequence` is greater.
+    after_sequence: int = 0
+    statuses: tuple[str, ...] = ()
+    # Task types or globs.
+    task_types: tuple[str, ...] = ()
+    assigned_to: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    board_id: str
+    limit: int
+    after_sequence: int = 0
+    task_id: str = ""
+    agent: str = ""
+    types: tuple[str, ...] = ()
+    task_types: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    events: list[EventRecord]
+    # The board's head when the page was read; no event in the page is beyond it.
+    head_sequence: int
+
+
+class Store(abc.ABC):
+    """A board store. All methods are safe to call concurrently from one event loop."""
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Open connections and bring the schema up to date."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Finish queued writes, then release every resource."""
+
+    @abc.abstractmethod
+    async def apply(self, commands: Sequence[Command]) -> list[Applied | QuadroError]:
+        """Apply commands in one transaction, in order; each gets its own result or error.
+        Returns once the transaction is durable. Raises `Unavailable` if the store cannot
+        commit (then nothing of the batch was applied)."""
+
+    async def execute(self, command: Command) -> Applied:
+        """Apply one command; raise its error if it was rejected."""
+        (outcome,) = await self.apply([command])
+        if isinstance(outcome, QuadroError):
+            raise outcome
+        return outcome
+
+    @abc.abstractmethod
+    def add_commit_listener(self, listener: CommitListener) -> None: ...
+
+    @abc.abstractmethod
+    async def get_board(self, board_id: str) -> BoardRecord | None: ...
+
+    @abc.abstractmethod
+    async def list_boards(self, after: tuple[int, str] | None, limit: int) -> list[BoardRecord]:
+        """Boards ordered by (create_time, board_id), strictly after `after`."""
+
+    @abc.abstractmethod
+    async def get_task(self, board_id: str, task_id: str) -> TaskRecord | None:
+        """A task, archived or not."""
+
+    @abc.abstractmethod
+    async def list_tasks(self, query: TaskQuery) -> list[TaskRecord]:
+        """Tasks that are not archived, ordered by `created_sequence`."""
+
+    @abc.abstractmethod
+    async def list_events(self, query: EventQuery) -> EventPage:
+        """Events ordered by sequence, read in one snapshot with the board's head."""
+
+    @abc.abstractmethod
+    async def get_agent(self, board_id: str, agent_id: str) -> AgentRecord | None: ...
+
+    @abc.abstractmethod
+    async def list_agents(
+        self, board_id: str, after: tuple[int, str] | None, limit: int
+    ) -> list[AgentRecord]:
+        """Agents ordered by (register_time, agent_id), strictly after `after`."""
+
+    @abc.abstractmethod
+    async def get_data(self, board_id: str, key: str) -> DataRecord | None: ...
+
+    @abc.abstractmethod
+    async def list_data(
+        self, board_id: str, prefix: str, after_key: str, limit: int
+    ) -> list[DataRecord]:
+        """Entries whose key does not start with `_`, ordered by key, after `after_key`."""

@@ -1,0 +1,153 @@
+"""Mapping between records and flat table rows, shared by the SQL backends.
+
+Rows are dicts keyed by column name; composite fields (notes, labels, payloads, board
+specs, capabilities) are JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from quadro_server.core.records import (
+    AgentRecord,
+    BoardRecord,
+    DataRecord,
+    EventRecord,
+    TaskRecord,
+)
+
+Row = Mapping[str, Any]
+
+TASK_COLUMNS = (
+    "board_id", "task_id", "created_sequence", "task_type", "label", "priority", "status",
+    "profile", "assigned_to", "output", "notes", "labels", "context_snapshot_hash", "attempt",
+    "version", "archived", "heartbeat_time", "create_time", "update_time", "archive_time",
+    "scope", "parent_task", "origin_task",
+)  # fmt: skip
+EVENT_COLUMNS = (
+    "board_id", "sequence", "task_id", "task_type", "type", "agent", "from_status",
+    "to_status", "payload", "request_id", "principal", "create_time", "attempt", "scope",
+)  # fmt: skip
+AGENT_COLUMNS = (
+    "board_id", "agent_id", "display_name", "capabilities", "version", "concurrency",
+    "active_tasks", "register_time", "last_seen_time", "scope",
+)  # fmt: skip
+BOARD_COLUMNS = ("board_id", "spec", "scope", "create_time", "head_sequence")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def board_to_row(board: BoardRecord) -> dict[str, Any]:
+    spec = {
+        "display_name": board.display_name,
+        "profiles": [[name, [list(p) for p in pairs]] for name, pairs in board.profiles],
+        "task_type_rules": [list(r) for r in board.task_type_rules],
+        "default_profile": board.default_profile,
+    }
+    return {
+        "board_id": board.board_id,
+        "spec": _json(spec),
+        "scope": board.scope,
+        "create_time": board.create_time,
+        "head_sequence": board.head_sequence,
+    }
+
+
+def board_from_row(row: Row) -> BoardRecord:
+    spec = json.loads(row["spec"])
+    return BoardRecord(
+        board_id=row["board_id"],
+        display_name=spec["display_name"],
+        profiles=tuple((name, tuple((f, t) for f, t in pairs)) for name, pairs in spec["profiles"]),
+        task_type_rules=tuple((p, prof) for p, prof in spec["task_type_rules"]),
+        default_profile=spec["default_profile"],
+        scope=row["scope"],
+        create_time=row["create_time"],
+        head_sequence=row["head_sequence"],
+    )
+
+
+def task_to_row(task: TaskRecord) -> dict[str, Any]:
+    return {
+        "board_id": task.board_id,
+        "task_id": task.task_id,
+        "created_sequence": task.created_sequence,
+        "task_type": task.task_type,
+        "label": task.label,
+        "priority": task.priority,
+        "status": task.status,
+        "profile": task.profile,
+        "assigned_to": task.assigned_to,
+        "output": task.output,
+        "notes": _json(list(task.notes)),
+        "labels": _json(dict(task.labels)),
+        "context_snapshot_hash": task.context_snapshot_hash,
+        "attempt": task.attempt,
+        "version": task.version,
+        "archived": 1 if task.archived else 0,
+        "heartbeat_time": task.heartbeat_time,
+        "create_time": task.create_time,
+        "update_time": task.update_time,
+        "archive_time": task.archive_time,
+        "scope": task.scope,
+        "parent_task": task.parent_task,
+        "origin_task": task.origin_task,
+    }
+
+
+def task_from_row(row: Row) -> TaskRecord:
+    return TaskRecord(
+        board_id=row["board_id"],
+        task_id=row["task_id"],
+        task_type=row["task_type"],
+        label=row["label"],
+        priority=row["priority"],
+        status=row["status"],
+        profile=row["profile"],
+        assigned_to=row["assigned_to"],
+        output=row["output"],
+        notes=tuple(json.loads(row["notes"])),
+        labels=json.loads(row["labels"]),
+        context_snapshot_hash=row["context_snapshot_hash"],
+        attempt=row["attempt"],
+        version=row["version"],
+        archived=bool(row["archived"]),
+        heartbeat_time=row["heartbeat_time"],
+        create_time=row["create_time"],
+        update_time=row["update_time"],
+        archive_time=row["archive_time"],
+        scope=row["scope"],
+        parent_task=row["parent_task"],
+        origin_task=row["origin_task"],
+        created_sequence=row["created_sequence"],
+    )
+
+
+def event_to_row(event: EventRecord) -> dict[str, Any]:
+    row = {c: getattr(event, c) for c in EVENT_COLUMNS if c != "payload"}
+    row["payload"] = _json(dict(event.payload))
+    return row
+
+
+def event_from_row(row: Row) -> EventRecord:
+    fields = {c: row[c] for c in EVENT_COLUMNS if c != "payload"}
+    return EventRecord(payload=json.loads(row["payload"]), **fields)
+
+
+def agent_to_row(agent: AgentRecord) -> dict[str, Any]:
+    row = {c: getattr(agent, c) for c in AGENT_COLUMNS if c != "capabilities"}
+    row["capabilities"] = _json(list(agent.capabilities))
+    return row
+
+
+def agent_from_row(row: Row) -> AgentRecord:
+    fields = {c: row[c] for c in AGENT_COLUMNS if c != "capabilities"}
+    return AgentRecord(capabilities=tuple(json.loads(row["capabilities"])), **fields)
+
+
+def data_from_row(row: Row) -> DataRecord:
+    return DataRecord(row["board_id"], row["key"], row["value"], row["update_time"])

@@ -1,0 +1,554 @@
+"""The embedded store: one SQLite file in WAL mode.
+
+Writes: one writer thread owns the only writing connection. Callers enqueue commands;
+the writer takes everything queued (up to `max_batch`), applies it in one transaction
+with a savepoint per command, commits once, and then answers every caller. While one
+batch commits, the next one queues up, so concurrent callers share fsyncs (group commit)
+without any added wait. Sequences are gapless and in commit order because there is only
+one writer.
+
+Reads: a small pool of reader threads with their own connections; WAL lets them read a
+consistent snapshot while the writer works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import enum
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from quadro import reasons
+from quadro_server.core.clock import now_us
+from quadro_server.core.commands import Command
+from quadro_server.core.engine import Applied, Engine
+from quadro_server.core.errors import Internal, QuadroError, Unavailable
+from quadro_server.core.records import (
+    AgentRecord,
+    BoardRecord,
+    DataRecord,
+    EventRecord,
+    TaskRecord,
+)
+from quadro_server.core.results import StoredRequest
+from quadro_server.storage import migrations, rows
+from quadro_server.storage.base import (
+    CommitListener,
+    EventPage,
+    EventQuery,
+    Store,
+    TaskQuery,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Durability(enum.Enum):
+    """How much a commit survives.
+
+    FULL (the default): `synchronous=FULL`; an acknowledged write survives a process
+    crash and a power loss. FAST: `synchronous=NORMAL`; survives a process crash, but a
+    power loss or OS crash can lose the last transactions acknowledged before it.
+    """
+
+    FULL = "full"
+    FAST = "fast"
+
+
+class _Stop:
+    pass
+
+
+_STOP = _Stop()
+
+
+@dataclasses.dataclass(slots=True)
+class _Pending:
+    command: Command
+    future: asyncio.Future[Applied | QuadroError]
+
+
+class SqliteStore(Store):
+    def __init__(
+        self,
+        path: str,
+        *,
+        durability: Durability = Durability.FULL,
+        max_batch: int = 256,
+        readers: int = 4,
+        engine: Engine | None = None,
+    ) -> None:
+        self.path = path
+        self.durability = durability
+        self.max_batch = max_batch
+        self._engine = engine or Engine()
+        self._queue: queue.SimpleQueue[_Pending | _Stop] = queue.SimpleQueue()
+        self._listeners: list[CommitListener] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._writer: threading.Thread | None = None
+        self._reader_pool = ThreadPoolExecutor(readers, thread_name_prefix="quadro-sqlite-read")
+        self._local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._reader_lock = threading.Lock()
+        self._specs: dict[str, BoardRecord] = {}
+        self._last_now = 0
+        self._closed = False
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = self._loop.create_future()
+        self._writer = threading.Thread(
+            target=self._writer_main, args=(ready,), name="quadro-sqlite-writer", daemon=True
+        )
+        self._writer.start()
+        await ready
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.join)
+        self._reader_pool.shutdown(wait=True)
+        with self._reader_lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+
+    def add_commit_listener(self, listener: CommitListener) -> None:
+        self._listeners.append(listener)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    # --- writes ---------------------------------------------------------------------
+
+    async def apply(self, commands: Sequence[Command]) -> list[Applied | QuadroError]:
+        if self._closed:
+            raise Unavailable("the store is closed", reason=reasons.SHUTTING_DOWN)
+        assert self._loop is not None, "start() the store first"
+        futures = []
+        for command in commands:
+            future: asyncio.Future[Applied | QuadroError] = self._loop.create_future()
+            self._queue.put(_Pending(command, future))
+            futures.append(future)
+        return list(await asyncio.gather(*futures))
+
+    def _writer_main(self, ready: asyncio.Future[None]) -> None:
+        assert self._loop is not None
+        try:
+            conn = self._connect()
+            conn.execute("PRAGMA journal_mode = WAL")
+            synchronous = "FULL" if self.durability is Durability.FULL else "NORMAL"
+            conn.execute(f"PRAGMA synchronous = {synchronous}")
+            _migrate(conn)
+        except Exception as exc:  # surfaced to start()'s caller
+            self._loop.call_soon_threadsafe(_set_exception, ready, exc)
+            return
+        self._loop.call_soon_threadsafe(_set_result, ready, None)
+        try:
+            stopping = False
+            while not stopping:
+                first = self._queue.get()
+                if isinstance(first, _Stop):
+                    break
+                batch = [first]
+                while len(batch) < self.max_batch:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if isinstance(item, _Stop):
+                        stopping = True
+                        break
+                    batch.append(item)
+                self._commit(conn, batch)
+        finally:
+            conn.close()
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
+        assert self._loop is not None
+        now = max(now_us(), self._last_now)
+        self._last_now = now
+        tx = _Transaction(conn, self._specs)
+        outcomes: list[Applied | QuadroError] = []
+        heads: dict[str, int] = {}
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for pending in batch:
+                outcomes.append(self._apply_one(conn, tx, pending.command, now))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.error("commit of %d command(s) failed: %s", len(batch), exc)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            failure = Unavailable(
+                f"the store could not commit: {exc}", reason=reasons.STORE_UNAVAILABLE
+            )
+            outcomes = [failure] * len(batch)
+        for outcome in outcomes:
+            if isinstance(outcome, Applied):
+                for event in outcome.events:
+                    heads[event.board_id] = max(heads.get(event.board_id, 0), event.sequence)
+        self._loop.call_soon_threadsafe(self._deliver, batch, outcomes, heads)
+
+    def _apply_one(
+        self, conn: sqlite3.Connection, tx: _Transaction, command: Command, now: int
+    ) -> Applied | QuadroError:
+        conn.execute("SAVEPOINT command")
+        try:
+            applied = self._engine.apply(tx, command, now)
+        except QuadroError as exc:
+            conn.execute("ROLLBACK TO command")
+            conn.execute("RELEASE command")
+            return exc
+        except sqlite3.Error:
+            raise  # the transaction itself is in trouble: fail the whole batch
+        except Exception as exc:
+            log.exception("command %s failed unexpectedly", type(command).__name__)
+            conn.execute("ROLLBACK TO command")
+            conn.execute("RELEASE command")
+            return Internal(f"internal error: {type(exc).__name__}", reason=reasons.INTERNAL)
+        conn.execute("RELEASE command")
+        return applied
+
+    def _deliver(
+        self,
+        batch: list[_Pending],
+        outcomes: list[Applied | QuadroError],
+        heads: Mapping[str, int],
+    ) -> None:
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if not pending.future.done():
+                pending.future.set_result(outcome)
+        if heads:
+            for listener in self._listeners:
+                try:
+                    listener(heads)
+                except Exception:
+                    log.exception("commit listener failed")
+
+    # --- reads ----------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only = ON")
+            self._local.conn = conn
+            with self._reader_lock:
+                self._reader_conns.append(conn)
+        return conn
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed:
+            raise Unavailable("the store is closed", reason=reasons.SHUTTING_DOWN)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._reader_pool, lambda: fn(self._reader()))
+        except sqlite3.Error as exc:
+            raise Unavailable(
+                f"the store could not be read: {exc}", reason=reasons.STORE_UNAVAILABLE
+            ) from exc
+
+    async def get_board(self, board_id: str) -> BoardRecord | None:
+        return await self._read(lambda c: _get_board(c, self._specs, board_id))
+
+    async def list_boards(self, after: tuple[int, str] | None, limit: int) -> list[BoardRecord]:
+        def run(conn: sqlite3.Connection) -> list[BoardRecord]:
+            created, board_id = after or (-1, "")
+            cursor = conn.execute(
+                "SELECT * FROM boards WHERE (create_time, board_id) > (?, ?) "
+                "ORDER BY create_time, board_id LIMIT ?",
+                (created, board_id, limit),
+            )
+            return [rows.board_from_row(r) for r in cursor]
+
+        return await self._read(run)
+
+    async def get_task(self, board_id: str, task_id: str) -> TaskRecord | None:
+        return await self._read(lambda c: _get_task(c, board_id, task_id))
+
+    async def list_tasks(self, query: TaskQuery) -> list[TaskRecord]:
+        def run(conn: sqlite3.Connection) -> list[TaskRecord]:
+            sql = [
+                "SELECT * FROM tasks WHERE board_id = ? AND archived = 0 AND created_sequence > ?"
+            ]
+            args: list[Any] = [query.board_id, query.after_sequence]
+            _any_of(sql, args, "status", query.statuses)
+            _globs(sql, args, "task_type", query.task_types)
+            if query.assigned_to:
+                sql.append("AND assigned_to = ?")
+                args.append(query.assigned_to)
+            sql.append("ORDER BY created_sequence LIMIT ?")
+            args.append(query.limit)
+            return [rows.task_from_row(r) for r in conn.execute(" ".join(sql), args)]
+
+        return await self._read(run)
+
+    async def list_events(self, query: EventQuery) -> EventPage:
+        def run(conn: sqlite3.Connection) -> EventPage:
+            conn.execute("BEGIN")
+            try:
+                found = conn.execute(
+                    "SELECT head_sequence FROM boards WHERE board_id = ?", (query.board_id,)
+                ).fetchone()
+                head = found[0] if found else 0
+                sql = ["SELECT * FROM events WHERE board_id = ? AND sequence > ? AND sequence <= ?"]
+                args: list[Any] = [query.board_id, query.after_sequence, head]
+                for column, value in (("task_id", query.task_id), ("agent", query.agent)):
+                    if value:
+                        sql.append(f"AND {column} = ?")
+                        args.append(value)
+                _any_of(sql, args, "type", query.types)
+                _any_of(sql, args, "to_status", query.statuses)
+                _globs(sql, args, "task_type", query.task_types)
+                sql.append("ORDER BY sequence LIMIT ?")
+                args.append(query.limit)
+                events = [rows.event_from_row(r) for r in conn.execute(" ".join(sql), args)]
+            finally:
+                conn.execute("COMMIT")
+            return EventPage(events, head)
+
+        return await self._read(run)
+
+    async def get_agent(self, board_id: str, agent_id: str) -> AgentRecord | None:
+        return await self._read(lambda c: _get_agent(c, board_id, agent_id))
+
+    async def list_agents(
+        self, board_id: str, after: tuple[int, str] | None, limit: int
+    ) -> list[AgentRecord]:
+        def run(conn: sqlite3.Connection) -> list[AgentRecord]:
+            registered, agent_id = after or (-1, "")
+            cursor = conn.execute(
+                "SELECT * FROM agents WHERE board_id = ? AND (register_time, agent_id) > (?, ?) "
+                "ORDER BY register_time, agent_id LIMIT ?",
+                (board_id, registered, agent_id, limit),
+            )
+            return [rows.agent_from_row(r) for r in cursor]
+
+        return await self._read(run)
+
+    async def get_data(self, board_id: str, key: str) -> DataRecord | None:
+        return await self._read(lambda c: _get_data(c, board_id, key))
+
+    async def list_data(
+        self, board_id: str, prefix: str, after_key: str, limit: int
+    ) -> list[DataRecord]:
+        def run(conn: sqlite3.Connection) -> list[DataRecord]:
+            # Keys never contain GLOB metacharacters, so the prefix can be globbed as is;
+            # internal keys ('_...') are excluded.
+            cursor = conn.execute(
+                "SELECT * FROM data WHERE board_id = ? AND key > ? AND key GLOB ? "
+                "AND key NOT GLOB '_*' ORDER BY key LIMIT ?",
+                (board_id, after_key, prefix + "*", limit),
+            )
+            return [rows.data_from_row(r) for r in cursor]
+
+        return await self._read(run)
+
+
+# --- the write transaction ------------------------------------------------------------
+
+
+class _Transaction:
+    """The engine's view of the writer connection inside an open transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, specs: dict[str, BoardRecord]) -> None:
+        self._conn = conn
+        self._specs = specs
+
+    def get_board(self, board_id: str) -> BoardRecord | None:
+        return _get_board(self._conn, self._specs, board_id)
+
+    def get_task(self, board_id: str, task_id: str) -> TaskRecord | None:
+        return _get_task(self._conn, board_id, task_id)
+
+    def get_agent(self, board_id: str, agent_id: str) -> AgentRecord | None:
+        return _get_agent(self._conn, board_id, agent_id)
+
+    def get_data(self, board_id: str, key: str) -> DataRecord | None:
+        return _get_data(self._conn, board_id, key)
+
+    def get_request(self, request_id: str) -> StoredRequest | None:
+        row = self._conn.execute(
+            "SELECT * FROM requests WHERE request_id = ?", (request_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return StoredRequest(
+            row["request_id"], row["fingerprint"], row["result"], row["create_time"]
+        )
+
+    def insert_board(self, board: BoardRecord) -> None:
+        _insert(self._conn, "boards", rows.board_to_row(board))
+
+    def insert_task(self, task: TaskRecord) -> None:
+        _insert(self._conn, "tasks", rows.task_to_row(task))
+
+    def update_task(self, task: TaskRecord) -> None:
+        _insert(self._conn, "tasks", rows.task_to_row(task), replace=True)
+
+    def next_sequence(self, board_id: str) -> int:
+        row = self._conn.execute(
+            "UPDATE boards SET head_sequence = head_sequence + 1 WHERE board_id = ? "
+            "RETURNING head_sequence",
+            (board_id,),
+        ).fetchone()
+        return int(row[0])
+
+    def append_event(self, event: EventRecord) -> None:
+        _insert(self._conn, "events", rows.event_to_row(event))
+
+    def put_agent(self, agent: AgentRecord) -> None:
+        _insert(self._conn, "agents", rows.agent_to_row(agent), replace=True)
+
+    def put_data(self, entry: DataRecord) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO data (board_id, key, value, update_time) VALUES (?, ?, ?, ?)",
+            (entry.board_id, entry.key, entry.value_json, entry.update_time),
+        )
+
+    def delete_data(self, board_id: str, key: str) -> None:
+        self._conn.execute("DELETE FROM data WHERE board_id = ? AND key = ?", (board_id, key))
+
+    def put_request(self, request: StoredRequest) -> None:
+        self._conn.execute(
+            "INSERT INTO requests (request_id, fingerprint, result, create_time) "
+            "VALUES (?, ?, ?, ?)",
+            (request.request_id, request.fingerprint, request.result_json, request.create_time),
+        )
+
+
+# --- shared SQL -----------------------------------------------------------------------
+
+
+def _insert(
+    conn: sqlite3.Connection, table: str, row: Mapping[str, Any], *, replace: bool = False
+) -> None:
+    verb = "INSERT OR REPLACE" if replace else "INSERT"
+    columns = ", ".join(row)
+    marks = ", ".join("?" * len(row))
+    conn.execute(f"{verb} INTO {table} ({columns}) VALUES ({marks})", tuple(row.values()))
+
+
+def _get_board(
+    conn: sqlite3.Connection, specs: dict[str, BoardRecord], board_id: str
+) -> BoardRecord | None:
+    row = conn.execute("SELECT * FROM boards WHERE board_id = ?", (board_id,)).fetchone()
+    if row is None:
+        return None
+    # A board's spec never changes: parse it once and refresh only the head.
+    spec = specs.get(board_id)
+    if spec is None:
+        spec = specs[board_id] = rows.board_from_row(row)
+    return dataclasses.replace(spec, head_sequence=row["head_sequence"])
+
+
+def _get_task(conn: sqlite3.Connection, board_id: str, task_id: str) -> TaskRecord | None:
+    row = conn.execute(
+        "SELECT * FROM tasks WHERE board_id = ? AND task_id = ?", (board_id, task_id)
+    ).fetchone()
+    return None if row is None else rows.task_from_row(row)
+
+
+def _get_agent(conn: sqlite3.Connection, board_id: str, agent_id: str) -> AgentRecord | None:
+    row = conn.execute(
+        "SELECT * FROM agents WHERE board_id = ? AND agent_id = ?", (board_id, agent_id)
+    ).fetchone()
+    return None if row is None else rows.agent_from_row(row)
+
+
+def _get_data(conn: sqlite3.Connection, board_id: str, key: str) -> DataRecord | None:
+    row = conn.execute(
+        "SELECT * FROM data WHERE board_id = ? AND key = ?", (board_id, key)
+    ).fetchone()
+    return None if row is None else rows.data_from_row(row)
+
+
+def _any_of(sql: list[str], args: list[Any], column: str, values: tuple[str, ...]) -> None:
+    if values:
+        sql.append(f"AND {column} IN ({', '.join('?' * len(values))})")
+        args.extend(values)
+
+
+def _globs(sql: list[str], args: list[Any], column: str, patterns: tuple[str, ...]) -> None:
+    # Our glob grammar is a subset of SQLite's GLOB, with the same meaning.
+    if patterns:
+        sql.append("AND (" + " OR ".join(f"{column} GLOB ?" for _ in patterns) + ")")
+        args.extend(patterns)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_time INTEGER NOT NULL)"
+    )
+    applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+    known = migrations.load("quadro_server.storage.sqlite.migrations")
+    newest = max(applied, default=0)
+    if newest > len(known):
+        raise migrations.SchemaTooNew(
+            f"the database is at schema version {newest}; this Quadro knows up to "
+            f"{len(known)}. Upgrade Quadro."
+        )
+    for migration in known:
+        if migration.version in applied:
+            continue
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in _statements(migration.sql):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_time) VALUES (?, ?, ?)",
+                (migration.version, migration.name, now_us()),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        log.info("applied migration %04d_%s", migration.version, migration.name)
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into complete statements (trigger bodies stay whole)."""
+    statements: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--") and not current.strip():
+            continue
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements
+
+
+def _set_result(future: asyncio.Future[None], value: None) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _set_exception(future: asyncio.Future[None], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
