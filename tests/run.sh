@@ -16,6 +16,7 @@ echo "== lint and types"
 (cd protos && ../.venv/bin/buf lint)
 echo "== generated code"
 .venv/bin/python protos/generate.py --check
+.venv/bin/python python_client/generate_sync_client.py --check
 
 echo "== tests"
 .venv/bin/pytest "$@"

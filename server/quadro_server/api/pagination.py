@@ -15,8 +15,7 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
-from quadro import reasons
-from quadro_server.core import limits
+from quadro import limits, reasons
 from quadro_server.core.errors import InvalidArgument
 
 T = TypeVar("T")

@@ -10,10 +10,11 @@ import json
 
 from google.protobuf import json_format
 
+from quadro import limits
 from quadro.v1 import agent_pb2, board_pb2, data_pb2, event_pb2, task_pb2
 from quadro_server.api import convert
 from quadro_server.api.validation import Violations, check_labels
-from quadro_server.core import commands, globs, limits, names
+from quadro_server.core import commands, globs, names
 from quadro_server.core.lifecycle import BoardLifecycles, check_custom_profile
 from quadro_server.storage.base import EventQuery, TaskQuery
 

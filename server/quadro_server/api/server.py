@@ -15,6 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 from grpc_reflection.v1alpha import reflection
 
+from quadro import limits
 from quadro.v1 import (
     agent_pb2,
     agent_pb2_grpc,
@@ -34,7 +35,6 @@ from quadro_server.api.services.context import ServiceContext
 from quadro_server.api.services.data import DataService
 from quadro_server.api.services.event import EventService
 from quadro_server.api.services.task import TaskService
-from quadro_server.core import limits
 from quadro_server.storage.base import Store
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from quadro import reasons
-from quadro_server.core import globs, limits, names
+from quadro import limits, reasons
+from quadro_server.core import globs, names
 from quadro_server.core.errors import FieldViolation, InvalidArgument
 
 

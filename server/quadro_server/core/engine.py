@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from quadro import reasons
-from quadro_server.core import codec, ids, limits, names
+from quadro import limits, reasons
+from quadro_server.core import codec, ids, names
 from quadro_server.core.commands import (
     ArchiveTask,
     Command,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 
-from quadro_server.core import limits
+from quadro import limits
 
 _LITERAL = re.compile(r"[A-Za-z0-9_.:/-]")
 GLOB_CHARS = frozenset("*?[")

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from quadro_server.core import globs, limits, names
+from quadro import limits
+from quadro_server.core import globs, names
 
 UNASSIGNED = "UNASSIGNED"
 IN_PROGRESS = "IN_PROGRESS"

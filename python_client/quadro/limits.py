@@ -1,5 +1,5 @@
-"""Every size and count limit of the API, in one place. The protos quote these numbers in
-their field comments; `tests/unit/test_limits_documented.py` keeps the two in step."""
+"""Every size and count limit of the API, in one place, shared by the server (which
+enforces them) and the clients. The protos quote these numbers in their field comments."""
 
 from typing import Final
 

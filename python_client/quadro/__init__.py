@@ -1,0 +1,55 @@
+"""Quadro's Python client: `Client` (blocking) and `AsyncClient` (asyncio).
+
+    import quadro
+    with quadro.Client("localhost:50051") as client:
+        task = client.post_task("claims", "claim_intake", "Validate claim 1042").task
+
+Errors are `quadro.errors.QuadroError` subclasses; resource-name helpers are in
+`quadro.names`. The client and its generated messages load on first use, so that
+`quadro.reasons` and `quadro.limits` stay importable without gRPC.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from quadro import errors, names
+    from quadro._async_client import AsyncClient
+    from quadro._requests import event_type_name, from_value, to_value
+    from quadro._sync_client import Client
+    from quadro.retry import RetryPolicy
+
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "RetryPolicy",
+    "errors",
+    "event_type_name",
+    "from_value",
+    "names",
+    "to_value",
+]
+
+_LAZY = {
+    "AsyncClient": ("quadro._async_client", "AsyncClient"),
+    "RetryPolicy": ("quadro.retry", "RetryPolicy"),
+    "Client": ("quadro._sync_client", "Client"),
+    "from_value": ("quadro._requests", "from_value"),
+    "to_value": ("quadro._requests", "to_value"),
+    "event_type_name": ("quadro._requests", "event_type_name"),
+    "errors": ("quadro.errors", None),
+    "names": ("quadro.names", None),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'quadro' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value

@@ -1,0 +1,467 @@
+"""The blocking client. GENERATED from _async_client.py by
+python_client/generate_sync_client.py: do not edit; change the async client and
+regenerate."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+
+from quadro import _requests, _sync_io, errors, names
+from quadro.retry import DEFAULT_TARGET, RetryPolicy
+from quadro.v1 import (
+    agent_pb2,
+    agent_pb2_grpc,
+    board_pb2,
+    board_pb2_grpc,
+    data_pb2,
+    data_pb2_grpc,
+    event_pb2,
+    event_pb2_grpc,
+    task_pb2,
+    task_pb2_grpc,
+)
+
+R = TypeVar("R")
+
+
+class Client:
+    """A connection to a Quadro server.
+
+    Every method mirrors one RPC and returns its response message (`quadro.v1.*_pb2`);
+    `iter_*` methods walk every page of a listing. Boards are named by id (`claims`) or
+    name (`boards/claims`); tasks by their full name (`boards/claims/tasks/k3x9a`), as the
+    server returns it; agents and data entries by board and id. Failed calls raise
+    `quadro.errors.QuadroError` subclasses. Use it as a context manager, or call
+    `close()`.
+    """
+
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
+        self.target = target
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._metadata = tuple(metadata)
+        options = list(_requests.CHANNEL_OPTIONS)
+        if credentials is None:
+            self._channel = _sync_io.insecure_channel(target, options)
+        else:
+            self._channel = _sync_io.secure_channel(target, credentials, options)
+        self._boards = board_pb2_grpc.BoardServiceStub(self._channel)
+        self._tasks = task_pb2_grpc.TaskServiceStub(self._channel)
+        self._events = event_pb2_grpc.EventServiceStub(self._channel)
+        self._agents = agent_pb2_grpc.AgentServiceStub(self._channel)
+        self._data = data_pb2_grpc.DataServiceStub(self._channel)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        _sync_io.close(self._channel)
+
+    def _call(self, rpc: _sync_io.Rpc[R], request: Message) -> R:
+        """One RPC with retries on UNAVAILABLE, exponential backoff and jitter."""
+        delay = self.retry.initial_backoff
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return rpc(request, timeout=self.timeout, metadata=self._metadata)
+            except grpc.RpcError as exc:
+                call: Any = exc
+                retryable = call.code() == grpc.StatusCode.UNAVAILABLE
+                if not retryable or attempt >= self.retry.max_attempts:
+                    raise errors.from_rpc_error(exc) from None
+            _sync_io.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * self.retry.multiplier, self.retry.max_backoff)
+
+    # --- boards ---------------------------------------------------------------------
+
+    def create_board(
+        self,
+        board_id: str,
+        *,
+        display_name: str = "",
+        profiles: Mapping[str, Iterable[tuple[str, str]]] | None = None,
+        task_types: Iterable[tuple[str, str]] | Mapping[str, str] = (),
+        default_profile: str = "",
+        request_id: str | None = None,
+    ) -> board_pb2.CreateBoardResponse:
+        """Create a board. `profiles` maps custom profile names to (from, to) pairs;
+        `task_types` maps task types or globs to profile names (first glob match wins;
+        exact names beat globs)."""
+        request = board_pb2.CreateBoardRequest(
+            board_id=board_id,
+            board=_requests.board_spec(display_name, profiles, task_types, default_profile),
+            request_id=_requests.request_id(request_id),
+        )
+        return self._call(self._boards.CreateBoard, request)
+
+    def get_board(self, board: str) -> board_pb2.GetBoardResponse:
+        request = board_pb2.GetBoardRequest(name=names.board(board))
+        return self._call(self._boards.GetBoard, request)
+
+    def list_boards(
+        self, *, page_size: int = 0, page_token: str = ""
+    ) -> board_pb2.ListBoardsResponse:
+        request = board_pb2.ListBoardsRequest(page_size=page_size, page_token=page_token)
+        return self._call(self._boards.ListBoards, request)
+
+    def iter_boards(self, *, page_size: int = 0) -> Iterator[board_pb2.Board]:
+        token = ""
+        while True:
+            page = self.list_boards(page_size=page_size, page_token=token)
+            for board in page.boards:
+                yield board
+            token = page.next_page_token
+            if not token:
+                return
+
+    # --- tasks ----------------------------------------------------------------------
+
+    def post_task(
+        self,
+        board: str,
+        task_type: str,
+        label: str,
+        *,
+        task_id: str = "",
+        priority: int | None = None,
+        notes: Iterable[str] = (),
+        labels: Mapping[str, str] | None = None,
+        parent_task: str = "",
+        request_id: str | None = None,
+    ) -> task_pb2.PostTaskResponse:
+        """Post a task (status UNASSIGNED). Without `task_id`, the server picks a short
+        one."""
+        task = task_pb2.Task(
+            task_type=task_type,
+            label=label,
+            notes=list(notes),
+            labels=dict(labels or {}),
+            parent_task=parent_task,
+        )
+        if priority is not None:
+            task.priority = priority
+        request = task_pb2.PostTaskRequest(
+            parent=names.board(board),
+            task_id=task_id,
+            task=task,
+            request_id=_requests.request_id(request_id),
+        )
+        return self._call(self._tasks.PostTask, request)
+
+    def get_task(self, task: str) -> task_pb2.GetTaskResponse:
+        return self._call(self._tasks.GetTask, task_pb2.GetTaskRequest(name=task))
+
+    def list_tasks(
+        self,
+        board: str,
+        *,
+        statuses: Iterable[str] = (),
+        task_types: Iterable[str] = (),
+        assigned_to: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> task_pb2.ListTasksResponse:
+        request = task_pb2.ListTasksRequest(
+            parent=names.board(board),
+            statuses=list(statuses),
+            task_types=list(task_types),
+            assigned_to=assigned_to,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return self._call(self._tasks.ListTasks, request)
+
+    def iter_tasks(
+        self,
+        board: str,
+        *,
+        statuses: Iterable[str] = (),
+        task_types: Iterable[str] = (),
+        assigned_to: str = "",
+        page_size: int = 0,
+    ) -> Iterator[task_pb2.Task]:
+        statuses, task_types = list(statuses), list(task_types)
+        token = ""
+        while True:
+            page = self.list_tasks(
+                board,
+                statuses=statuses,
+                task_types=task_types,
+                assigned_to=assigned_to,
+                page_size=page_size,
+                page_token=token,
+            )
+            for task in page.tasks:
+                yield task
+            token = page.next_page_token
+            if not token:
+                return
+
+    def transition_task(
+        self,
+        task: str,
+        to_status: str,
+        *,
+        assignee: str = "",
+        output: str | None = None,
+        note: str = "",
+        context_snapshot_hash: str = "",
+        expected_status: str = "",
+        etag: str = "",
+        attempt: int = 0,
+        request_id: str | None = None,
+    ) -> task_pb2.TransitionTaskResponse:
+        """Move a task. `expected_status`/`etag` make it a compare-and-set (raises
+        `CompareAndSetFailed` when someone else moved it first); `attempt` fences off
+        superseded workers."""
+        request = task_pb2.TransitionTaskRequest(
+            name=task,
+            to_status=to_status,
+            assignee=assignee,
+            note=note,
+            context_snapshot_hash=context_snapshot_hash,
+            expected_status=expected_status,
+            etag=etag,
+            attempt=attempt,
+            request_id=_requests.request_id(request_id),
+        )
+        if output is not None:
+            request.output = output
+        return self._call(self._tasks.TransitionTask, request)
+
+    def post_result(
+        self,
+        task: str,
+        output: str,
+        *,
+        agent: str = "",
+        attempt: int = 0,
+        note: str = "",
+        request_id: str | None = None,
+    ) -> task_pb2.PostResultResponse:
+        """Record a result: the task moves to PENDING_REVIEW or COMPLETE, as its lifecycle
+        says."""
+        request = task_pb2.PostResultRequest(
+            name=task,
+            output=output,
+            agent=agent,
+            attempt=attempt,
+            note=note,
+            request_id=_requests.request_id(request_id),
+        )
+        return self._call(self._tasks.PostResult, request)
+
+    def archive_task(
+        self, task: str, *, etag: str = "", request_id: str | None = None
+    ) -> task_pb2.ArchiveTaskResponse:
+        request = task_pb2.ArchiveTaskRequest(
+            name=task, etag=etag, request_id=_requests.request_id(request_id)
+        )
+        return self._call(self._tasks.ArchiveTask, request)
+
+    # --- events ---------------------------------------------------------------------
+
+    def list_events(
+        self,
+        board: str,
+        *,
+        after_sequence: int = 0,
+        task: str = "",
+        agent: str = "",
+        event_types: Iterable[_requests.EventTypeLike] = (),
+        task_types: Iterable[str] = (),
+        statuses: Iterable[str] = (),
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> event_pb2.ListEventsResponse:
+        request = event_pb2.ListEventsRequest(
+            parent=names.board(board),
+            after_sequence=after_sequence,
+            filter=_requests.event_filter(task, agent, event_types, task_types, statuses),
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return self._call(self._events.ListEvents, request)
+
+    def iter_events(
+        self,
+        board: str,
+        *,
+        after_sequence: int = 0,
+        task: str = "",
+        agent: str = "",
+        event_types: Iterable[_requests.EventTypeLike] = (),
+        task_types: Iterable[str] = (),
+        statuses: Iterable[str] = (),
+        page_size: int = 0,
+    ) -> Iterator[event_pb2.Event]:
+        """Every matching event committed so far, oldest first."""
+        event_types, task_types = list(event_types), list(task_types)
+        statuses = list(statuses)
+        token = ""
+        while True:
+            page = self.list_events(
+                board,
+                after_sequence=after_sequence,
+                task=task,
+                agent=agent,
+                event_types=event_types,
+                task_types=task_types,
+                statuses=statuses,
+                page_size=page_size,
+                page_token=token,
+            )
+            for event in page.events:
+                yield event
+            token = page.next_page_token
+            if not token:
+                return
+
+    def task_history(self, task: str) -> list[event_pb2.Event]:
+        """Every event of a task, oldest first."""
+        return [e for e in self.iter_events(names.board_id(task), task=task)]
+
+    def agent_activity(self, board: str, agent_id: str) -> list[event_pb2.Event]:
+        """Every event involving an agent, oldest first."""
+        return [e for e in self.iter_events(board, agent=agent_id)]
+
+    # --- agents ---------------------------------------------------------------------
+
+    def register_agent(
+        self,
+        board: str,
+        agent_id: str,
+        *,
+        display_name: str = "",
+        capabilities: Iterable[str] = (),
+        version: str = "",
+        concurrency: int = 0,
+        request_id: str | None = None,
+    ) -> agent_pb2.RegisterAgentResponse:
+        """Register an agent's card, or update it."""
+        request = agent_pb2.RegisterAgentRequest(
+            parent=names.board(board),
+            agent_id=agent_id,
+            agent=agent_pb2.Agent(
+                display_name=display_name,
+                capabilities=list(capabilities),
+                version=version,
+                concurrency=concurrency,
+            ),
+            request_id=_requests.request_id(request_id),
+        )
+        return self._call(self._agents.RegisterAgent, request)
+
+    def get_agent(self, board: str, agent_id: str) -> agent_pb2.GetAgentResponse:
+        request = agent_pb2.GetAgentRequest(name=names.agent(board, agent_id))
+        return self._call(self._agents.GetAgent, request)
+
+    def list_agents(
+        self, board: str, *, page_size: int = 0, page_token: str = ""
+    ) -> agent_pb2.ListAgentsResponse:
+        request = agent_pb2.ListAgentsRequest(
+            parent=names.board(board), page_size=page_size, page_token=page_token
+        )
+        return self._call(self._agents.ListAgents, request)
+
+    def iter_agents(self, board: str, *, page_size: int = 0) -> Iterator[agent_pb2.Agent]:
+        token = ""
+        while True:
+            page = self.list_agents(board, page_size=page_size, page_token=token)
+            for agent in page.agents:
+                yield agent
+            token = page.next_page_token
+            if not token:
+                return
+
+    def heartbeat(
+        self,
+        board: str,
+        agent_id: str,
+        *,
+        task: str = "",
+        attempt: int = 0,
+        request_id: str | None = None,
+    ) -> agent_pb2.HeartbeatResponse:
+        """Say the agent is alive and, with `task`, still working on it."""
+        request = agent_pb2.HeartbeatRequest(
+            name=names.agent(board, agent_id),
+            task=task,
+            attempt=attempt,
+            request_id=_requests.request_id(request_id),
+        )
+        return self._call(self._agents.Heartbeat, request)
+
+    # --- data -----------------------------------------------------------------------
+
+    def put_data(
+        self, board: str, key: str, value: Any, *, request_id: str | None = None
+    ) -> data_pb2.PutDataResponse:
+        """Store any JSON-able value under `key`."""
+        request = data_pb2.PutDataRequest(
+            name=names.data(board, key),
+            value=_requests.to_value(value),
+            request_id=_requests.request_id(request_id),
+        )
+        return self._call(self._data.PutData, request)
+
+    def get_data(self, board: str, key: str) -> data_pb2.GetDataResponse:
+        """The entry; `quadro.from_value(response.entry.value)` gives the Python value."""
+        request = data_pb2.GetDataRequest(name=names.data(board, key))
+        return self._call(self._data.GetData, request)
+
+    def delete_data(
+        self, board: str, key: str, *, request_id: str | None = None
+    ) -> data_pb2.DeleteDataResponse:
+        request = data_pb2.DeleteDataRequest(
+            name=names.data(board, key), request_id=_requests.request_id(request_id)
+        )
+        return self._call(self._data.DeleteData, request)
+
+    def list_data(
+        self, board: str, *, key_prefix: str = "", page_size: int = 0, page_token: str = ""
+    ) -> data_pb2.ListDataResponse:
+        request = data_pb2.ListDataRequest(
+            parent=names.board(board),
+            key_prefix=key_prefix,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return self._call(self._data.ListData, request)
+
+    def iter_data(
+        self, board: str, *, key_prefix: str = "", page_size: int = 0
+    ) -> Iterator[data_pb2.DataEntry]:
+        token = ""
+        while True:
+            page = self.list_data(
+                board, key_prefix=key_prefix, page_size=page_size, page_token=token
+            )
+            for entry in page.entries:
+                yield entry
+            token = page.next_page_token
+            if not token:
+                return
