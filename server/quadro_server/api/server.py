@@ -35,6 +35,7 @@ from quadro_server.api.services.context import ServiceContext
 from quadro_server.api.services.data import DataService
 from quadro_server.api.services.event import EventService
 from quadro_server.api.services.task import TaskService
+from quadro_server.housekeeping import run_housekeeping
 from quadro_server.storage.base import Store
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ async def serve_until_signalled(
     running = await start_server(ctx, address)
     if on_ready is not None:
         on_ready(running.port)
+    housekeeping = asyncio.create_task(run_housekeeping(store), name="housekeeping")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -120,4 +122,5 @@ async def serve_until_signalled(
         log.info("draining (grace %.1fs)", grace)
         await running.drain(grace)
     finally:
+        housekeeping.cancel()
         await store.close()

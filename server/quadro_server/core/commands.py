@@ -121,3 +121,11 @@ class PutData(Command):
 class DeleteData(Command):
     board_id: str
     key: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExpireRequests(Command):
+    """Housekeeping, not an API call: forget idempotency records created before `before`
+    (microseconds). A retry arriving after that is treated as a new request."""
+
+    before: int

@@ -19,6 +19,7 @@ from quadro_server.core.commands import (
     Command,
     CreateBoard,
     DeleteData,
+    ExpireRequests,
     Heartbeat,
     PostResult,
     PostTask,
@@ -47,6 +48,7 @@ from quadro_server.core.results import (
     BoardResult,
     DataResult,
     DeleteDataResult,
+    ExpiredResult,
     HeartbeatResult,
     Result,
     StoredRequest,
@@ -77,6 +79,9 @@ class Transaction(Protocol):
     def put_data(self, entry: DataRecord) -> None: ...
     def delete_data(self, board_id: str, key: str) -> None: ...
     def put_request(self, request: StoredRequest) -> None: ...
+    def delete_requests_before(self, before: int) -> int:
+        """Remove idempotency records created before `before`; return how many."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +139,8 @@ class Engine:
                 return self._put_data(tx, command, now)
             case DeleteData():
                 return self._delete_data(tx, command)
+            case ExpireRequests():
+                return Applied(ExpiredResult(tx.delete_requests_before(command.before)), ())
         raise TypeError(f"unknown command {type(command).__name__}")
 
     # --- boards ---------------------------------------------------------------------

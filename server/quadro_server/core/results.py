@@ -49,7 +49,20 @@ class DeleteDataResult:
     existed: bool
 
 
-Result = BoardResult | TaskResult | AgentResult | HeartbeatResult | DataResult | DeleteDataResult
+@dataclass(frozen=True, slots=True)
+class ExpiredResult:
+    removed: int
+
+
+Result = (
+    BoardResult
+    | TaskResult
+    | AgentResult
+    | HeartbeatResult
+    | DataResult
+    | DeleteDataResult
+    | ExpiredResult
+)
 
 
 @dataclass(frozen=True, slots=True)

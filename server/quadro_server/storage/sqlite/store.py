@@ -429,6 +429,10 @@ class _Transaction:
     def delete_data(self, board_id: str, key: str) -> None:
         self._conn.execute("DELETE FROM data WHERE board_id = ? AND key = ?", (board_id, key))
 
+    def delete_requests_before(self, before: int) -> int:
+        cursor = self._conn.execute("DELETE FROM requests WHERE create_time < ?", (before,))
+        return cursor.rowcount
+
     def put_request(self, request: StoredRequest) -> None:
         self._conn.execute(
             "INSERT INTO requests (request_id, fingerprint, result, create_time) "

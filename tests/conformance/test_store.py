@@ -1,0 +1,213 @@
+"""What every store must do, through the store interface alone: batches with independent
+results, gapless sequences under concurrency, idempotency, reads that match writes, and a
+log that the database itself refuses to change."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from quadro_server.core import commands as c
+from quadro_server.core.engine import Applied
+from quadro_server.core.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    NotFound,
+    QuadroError,
+    RequestIdConflict,
+    TransitionRejected,
+)
+from quadro_server.core.results import ExpiredResult, TaskResult
+from quadro_server.storage.base import EventQuery, Store, TaskQuery
+
+from .conftest import Backend
+
+
+async def setup_board(store: Store, board: str = "b", **kwargs: object) -> None:
+    await store.execute(c.CreateBoard(board_id=board, **kwargs))  # type: ignore[arg-type]
+    await store.execute(c.RegisterAgent(board_id=board, agent_id="w", concurrency=1000))
+
+
+def task_of(outcome: Applied | QuadroError) -> str:
+    assert isinstance(outcome, Applied)
+    assert isinstance(outcome.result, TaskResult)
+    return outcome.result.task.task_id
+
+
+async def test_batch_items_succeed_or_fail_independently(store: Store) -> None:
+    await setup_board(store)
+    posted = task_of(await store.execute(c.PostTask(board_id="b", task_type="t", label="x")))
+    outcomes = await store.apply(
+        [
+            c.TransitionTask(board_id="b", task_id=posted, to_status="IN_PROGRESS", assignee="w"),
+            c.TransitionTask(board_id="b", task_id=posted, to_status="IN_PROGRESS", assignee="w"),
+            c.PostTask(board_id="b", task_type="t", label="y", task_id="dup"),
+            c.PostTask(board_id="b", task_type="t", label="y", task_id="dup"),
+            c.PostTask(board_id="nope", task_type="t", label="z"),
+            c.TransitionTask(
+                board_id="b", task_id=posted, to_status="PENDING_REVIEW", request_id="r-1"
+            ),
+            c.TransitionTask(
+                board_id="b", task_id=posted, to_status="PENDING_REVIEW", request_id="r-1"
+            ),
+            c.TransitionTask(board_id="b", task_id=posted, to_status="APPROVED", request_id="r-1"),
+        ]
+    )
+    kinds = [type(o).__name__ for o in outcomes]
+    assert kinds == [
+        "Applied", "TransitionRejected", "Applied", "AlreadyExists", "NotFound", "Applied",
+        "Applied", "RequestIdConflict",
+    ]  # fmt: skip
+    first, retry = outcomes[5], outcomes[6]
+    assert isinstance(first, Applied)
+    assert isinstance(retry, Applied)
+    assert retry.replayed
+    assert retry.result == first.result
+    assert not retry.events
+    page = await store.list_events(EventQuery(board_id="b", limit=100))
+    assert [e.sequence for e in page.events] == [1, 2, 3, 4]
+    assert [e.type for e in page.events] == [
+        "task_posted", "task_assigned", "task_posted", "task_completed",
+    ]  # fmt: skip
+    assert page.head_sequence == 4
+
+
+async def test_concurrent_writers_get_gapless_sequences(store: Store) -> None:
+    await setup_board(store)
+
+    async def writer(n: int) -> list[int]:
+        sequences = []
+        for i in range(25):
+            outcome = await store.execute(c.PostTask(board_id="b", task_type="t", label=f"{n}-{i}"))
+            assert isinstance(outcome.result, TaskResult)
+            assert outcome.result.event is not None
+            sequences.append(outcome.result.event.sequence)
+        return sequences
+
+    results = await asyncio.gather(*(writer(n) for n in range(16)))
+    every = sorted(s for per_writer in results for s in per_writer)
+    assert every == list(range(1, 16 * 25 + 1))
+    for per_writer in results:
+        assert per_writer == sorted(per_writer)
+
+
+async def test_compare_and_set_has_one_winner(store: Store) -> None:
+    await setup_board(store)
+    task = task_of(await store.execute(c.PostTask(board_id="b", task_type="t", label="x")))
+    race = [
+        c.TransitionTask(
+            board_id="b",
+            task_id=task,
+            to_status="IN_PROGRESS",
+            assignee="w",
+            expected_status="UNASSIGNED",
+        )
+        for _ in range(20)
+    ]
+    outcomes = await asyncio.gather(*(store.apply([cmd]) for cmd in race))
+    flat = [o for batch in outcomes for o in batch]
+    assert sum(isinstance(o, Applied) for o in flat) == 1
+    assert all(isinstance(o, (Applied, FailedPrecondition)) for o in flat)
+
+
+async def test_reads_match_writes(store: Store) -> None:
+    await setup_board(store, task_type_rules=(("fast_*", "fast"),))
+    a = task_of(await store.execute(c.PostTask(board_id="b", task_type="fast_x", label="a",
+                                               labels=(("k", "v"),), notes=("n",))))  # fmt: skip
+    b = task_of(await store.execute(c.PostTask(board_id="b", task_type="slow", label="b")))
+    await store.execute(c.TransitionTask(board_id="b", task_id=a, to_status="IN_PROGRESS",
+                                         assignee="w", output="o"))  # fmt: skip
+    got = await store.get_task("b", a)
+    assert got is not None
+    assert (got.status, got.profile, got.output, got.labels, got.notes) == (
+        "IN_PROGRESS", "fast", "o", {"k": "v"}, ("n",),
+    )  # fmt: skip
+    listed = await store.list_tasks(TaskQuery(board_id="b", limit=10, task_types=("fast_*",)))
+    assert [t.task_id for t in listed] == [a]
+    listed = await store.list_tasks(TaskQuery(board_id="b", limit=10, statuses=("UNASSIGNED",)))
+    assert [t.task_id for t in listed] == [b]
+    agent = await store.get_agent("b", "w")
+    assert agent is not None
+    assert agent.active_tasks == 1
+    await store.execute(c.PutData(board_id="b", key="_internal", value_json="1"))
+    await store.execute(c.PutData(board_id="b", key="public", value_json='{"a":1}'))
+    assert [d.key for d in await store.list_data("b", "", "", 10)] == ["public"]
+    entry = await store.get_data("b", "_internal")
+    assert entry is not None
+    assert entry.value_json == "1"
+    board = await store.get_board("b")
+    assert board is not None
+    assert board.head_sequence == 3
+
+
+async def test_rejections_write_nothing(store: Store) -> None:
+    await setup_board(store)
+    task = task_of(await store.execute(c.PostTask(board_id="b", task_type="t", label="x")))
+    before = await store.list_events(EventQuery(board_id="b", limit=100))
+    for bad in (
+        c.TransitionTask(board_id="b", task_id=task, to_status="COMPLETE"),
+        c.TransitionTask(board_id="b", task_id=task, to_status="IN_PROGRESS", assignee="ghost"),
+        c.PostTask(board_id="b", task_type="t", label="x", task_id=task),
+        c.ArchiveTask(board_id="b", task_id=task),
+    ):
+        with pytest.raises((TransitionRejected, NotFound, AlreadyExists, FailedPrecondition)):
+            await store.execute(bad)
+    after = await store.list_events(EventQuery(board_id="b", limit=100))
+    assert after == before
+    got = await store.get_task("b", task)
+    assert got is not None
+    assert (got.status, got.version) == ("UNASSIGNED", 1)
+
+
+async def test_request_id_conflict_across_commands(store: Store) -> None:
+    await setup_board(store)
+    await store.execute(c.PutData(board_id="b", key="k", value_json="1", request_id="same"))
+    with pytest.raises(RequestIdConflict):
+        await store.execute(c.DeleteData(board_id="b", key="k", request_id="same"))
+    assert await store.get_data("b", "k") is not None
+
+
+async def test_event_log_is_immutable_in_the_database(store: Store, backend: Backend) -> None:
+    await setup_board(store)
+    await store.execute(c.PostTask(board_id="b", task_type="t", label="x"))
+    with pytest.raises(Exception, match="immutable"):
+        backend.raw_sql("UPDATE events SET to_status = 'COMPLETE'")
+    with pytest.raises(Exception, match="immutable"):
+        backend.raw_sql("DELETE FROM events")
+    page = await store.list_events(EventQuery(board_id="b", limit=10))
+    assert [e.to_status for e in page.events] == ["UNASSIGNED"]
+
+
+async def test_survives_reopening(backend: Backend) -> None:
+    first = backend.open()
+    await first.start()
+    await setup_board(first)
+    task = task_of(await first.execute(c.PostTask(board_id="b", task_type="t", label="x")))
+    await first.close()
+    second = backend.open()
+    await second.start()
+    try:
+        got = await second.get_task("b", task)
+        assert got is not None
+        assert got.label == "x"
+        outcome = await second.execute(c.PostTask(board_id="b", task_type="t", label="y"))
+        assert isinstance(outcome.result, TaskResult)
+        assert outcome.result.event is not None
+        assert outcome.result.event.sequence == 2
+    finally:
+        await second.close()
+
+
+async def test_expired_request_ids_are_forgotten(store: Store) -> None:
+    await setup_board(store)
+    await store.execute(c.PutData(board_id="b", key="k", value_json="1", request_id="old"))
+    nothing = await store.execute(c.ExpireRequests(before=0))
+    assert nothing.result == ExpiredResult(0)
+    with pytest.raises(RequestIdConflict):
+        await store.execute(c.DeleteData(board_id="b", key="k", request_id="old"))
+    removed = await store.execute(c.ExpireRequests(before=2**62))
+    assert removed.result == ExpiredResult(1)
+    # Forgotten: the id is free again.
+    deleted = await store.execute(c.DeleteData(board_id="b", key="k", request_id="old"))
+    assert not deleted.replayed

@@ -1,0 +1,241 @@
+"""Tasks over the wire: posting, compare-and-set, fencing, results, idempotent retries,
+archiving, lineage fields and listings."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+import quadro
+from quadro import errors
+from support.server import ServerProcess
+
+
+@pytest.fixture
+def worker(client: quadro.Client, board: str) -> str:
+    client.register_agent(board, "worker-1", concurrency=100)
+    return "worker-1"
+
+
+def test_post_generates_short_ids_and_defaults(client: quadro.Client, board: str) -> None:
+    response = client.post_task(board, "claim_intake", "Validate claim", notes=["from web"],
+                                labels={"region": "north"})  # fmt: skip
+    task = response.task
+    task_id = quadro.names.last_segment(task.name)
+    assert len(task_id) == 5
+    assert task_id.isalnum()
+    assert task_id == task_id.lower()
+    assert (task.status, task.priority, task.profile) == ("UNASSIGNED", 5, "review_required")
+    assert list(task.notes) == ["from web"]
+    assert dict(task.labels) == {"region": "north"}
+    assert task.origin_task == task.name
+    assert quadro.event_type_name(response.event.type) == "task_posted"
+    assert response.event.task == task.name
+
+
+def test_caller_supplied_id_and_duplicates(client: quadro.Client, board: str) -> None:
+    task = client.post_task(board, "t", "first", task_id="CLM-1042.a").task
+    assert task.name == f"boards/{board}/tasks/CLM-1042.a"
+    with pytest.raises(errors.AlreadyExists) as caught:
+        client.post_task(board, "t", "second", task_id="CLM-1042.a")
+    assert caught.value.reason == "TASK_EXISTS"
+
+
+def test_parent_and_origin(client: quadro.Client, board: str, board_id: str) -> None:
+    root = client.post_task(board, "t", "root").task
+    child = client.post_task(board, "t", "child", parent_task=root.name).task
+    grandchild = client.post_task(board, "t", "grandchild", parent_task=child.name).task
+    assert (child.parent_task, child.origin_task) == (root.name, root.name)
+    assert (grandchild.parent_task, grandchild.origin_task) == (child.name, root.name)
+    with pytest.raises(errors.NotFound):
+        client.post_task(board, "t", "orphan", parent_task=f"boards/{board_id}/tasks/nope")
+
+
+def test_compare_and_set_on_status_and_etag(client: quadro.Client, board: str, worker: str) -> None:
+    task = client.post_task(board, "t", "cas").task
+    with pytest.raises(errors.CompareAndSetFailed) as wrong_status:
+        client.transition_task(task.name, "IN_PROGRESS", assignee=worker,
+                               expected_status="STALE")  # fmt: skip
+    assert wrong_status.value.reason == "STATUS_MISMATCH"
+    moved = client.transition_task(task.name, "IN_PROGRESS", assignee=worker, etag=task.etag).task
+    assert moved.etag != task.etag
+    with pytest.raises(errors.CompareAndSetFailed) as stale_etag:
+        client.transition_task(task.name, "PENDING_REVIEW", etag=task.etag)
+    assert stale_etag.value.reason == "ETAG_MISMATCH"
+    assert stale_etag.value.metadata["current_etag"] == moved.etag
+
+
+def test_attempt_fencing(client: quadro.Client, board: str, worker: str) -> None:
+    """A worker whose attempt was superseded can neither heartbeat nor finish the task."""
+    task = client.post_task(board, "t", "fenced").task.name
+    first = client.transition_task(task, "IN_PROGRESS", assignee=worker).task.attempt
+    client.transition_task(task, "STALE")
+    client.transition_task(task, "UNASSIGNED")
+    second = client.transition_task(task, "IN_PROGRESS", assignee=worker).task.attempt
+    assert second == first + 1
+    with pytest.raises(errors.CompareAndSetFailed) as zombie:
+        client.post_result(task, "late", agent=worker, attempt=first)
+    assert zombie.value.reason == "STALE_ATTEMPT"
+    with pytest.raises(errors.CompareAndSetFailed):
+        client.heartbeat(board, worker, task=task, attempt=first)
+    assert client.post_result(task, "on time", agent=worker, attempt=second).task.status == (
+        "PENDING_REVIEW"
+    )
+
+
+def test_post_result_targets(client: quadro.Client, board_id: str) -> None:
+    client.create_board(
+        board_id,
+        task_types={"quick": "fast", "custom": "ship"},
+        profiles={"ship": [("UNASSIGNED", "packing"), ("packing", "shipped")]},
+    )
+    client.register_agent(board_id, "w", concurrency=10)
+    reviewed = client.post_task(board_id, "slow", "review me").task.name
+    quick = client.post_task(board_id, "quick", "no review").task.name
+    custom = client.post_task(board_id, "custom", "ship it").task.name
+    client.transition_task(reviewed, "IN_PROGRESS", assignee="w")
+    client.transition_task(quick, "IN_PROGRESS", assignee="w")
+    client.transition_task(custom, "packing", assignee="w")
+    assert client.post_result(reviewed, "r").task.status == "PENDING_REVIEW"
+    assert client.post_result(quick, "q").task.status == "COMPLETE"
+    done = client.post_result(custom, "c", note="left the dock").task
+    assert (done.status, done.output, list(done.notes)) == ("shipped", "c", ["left the dock"])
+    with pytest.raises(errors.FailedPrecondition) as unassigned:
+        client.post_result(client.post_task(board_id, "quick", "x").task.name, "too soon")
+    assert unassigned.value.reason == "NO_RESULT_STATUS"
+
+
+def test_result_from_someone_else_is_refused(
+    client: quadro.Client, board: str, worker: str
+) -> None:
+    client.register_agent(board, "intruder")
+    task = client.post_task(board, "t", "mine").task.name
+    client.transition_task(task, "IN_PROGRESS", assignee=worker)
+    with pytest.raises(errors.FailedPrecondition) as caught:
+        client.post_result(task, "stolen", agent="intruder")
+    assert caught.value.reason == "NOT_ASSIGNEE"
+    assert client.get_task(task).task.status == "IN_PROGRESS"
+
+
+def test_notes_append_and_output_kept(client: quadro.Client, board: str, worker: str) -> None:
+    task = client.post_task(board, "t", "notes", notes=["a"]).task.name
+    client.transition_task(task, "IN_PROGRESS", assignee=worker, note="b", output="draft")
+    after = client.transition_task(task, "PENDING_REVIEW", note="c").task
+    assert list(after.notes) == ["a", "b", "c"]
+    assert after.output == "draft"
+    history = client.task_history(task)
+    assert [e.payload.fields["note"].string_value for e in history[1:]] == ["b", "c"]
+
+
+def test_idempotent_retry_returns_first_answer(
+    client: quadro.Client, board: str, worker: str
+) -> None:
+    first = client.post_task(board, "t", "once", request_id="post-once-1")
+    again = client.post_task(board, "t", "once", request_id="post-once-1")
+    assert again == first
+    moved = client.transition_task(first.task.name, "IN_PROGRESS", assignee=worker,
+                                   request_id="move-once-1")  # fmt: skip
+    before = client.get_board(board).board.head_sequence
+    retried = client.transition_task(first.task.name, "IN_PROGRESS", assignee=worker,
+                                     request_id="move-once-1")  # fmt: skip
+    assert retried == moved
+    assert client.get_board(board).board.head_sequence == before
+    assert len(client.task_history(first.task.name)) == 2
+    assert client.get_agent(board, worker).agent.active_tasks == 1
+
+
+def test_request_id_reused_for_another_request_is_aborted(
+    client: quadro.Client, board: str
+) -> None:
+    client.post_task(board, "t", "first", request_id="shared-id-1")
+    before = client.get_board(board).board.head_sequence
+    with pytest.raises(errors.RequestIdConflict) as caught:
+        client.post_task(board, "t", "different label", request_id="shared-id-1")
+    assert caught.value.reason == "REQUEST_ID_CONFLICT"
+    assert caught.value.code.name == "ABORTED"
+    with pytest.raises(errors.RequestIdConflict):
+        client.put_data(board, "k", 1, request_id="shared-id-1")
+    assert client.get_board(board).board.head_sequence == before
+
+
+def test_archive_only_terminal_tasks(client: quadro.Client, board: str, worker: str) -> None:
+    task = client.post_task(board, "t", "archive me").task.name
+    with pytest.raises(errors.FailedPrecondition) as early:
+        client.archive_task(task)
+    assert early.value.reason == "NOT_TERMINAL"
+    client.transition_task(task, "ON_HOLD")
+    archived = client.archive_task(task).task
+    assert archived.archived
+    assert archived.HasField("archive_time")
+    assert task not in [t.name for t in client.iter_tasks(board)]
+    assert client.get_task(task).task.archived
+    assert [quadro.event_type_name(e.type) for e in client.task_history(task)] == [
+        "task_posted",
+        "task_failed",
+    ]
+    with pytest.raises(errors.FailedPrecondition) as frozen:
+        client.transition_task(task, "HUMAN_REVIEW")
+    assert frozen.value.reason == "TASK_ARCHIVED"
+
+
+def test_list_filters(client: quadro.Client, board: str, worker: str) -> None:
+    a = client.post_task(board, "intake_validate", "a").task.name
+    b = client.post_task(board, "intake_check", "b").task.name
+    c = client.post_task(board, "payment_batch", "c").task.name
+    client.transition_task(b, "IN_PROGRESS", assignee=worker)
+
+    def names(**filters: object) -> list[str]:
+        return [t.name for t in client.iter_tasks(board, **filters)]  # type: ignore[arg-type]
+
+    assert names() == [a, b, c]
+    assert names(task_types=["intake_*"]) == [a, b]
+    assert names(task_types=["payment_batch", "intake_v*"]) == [a, c]
+    assert names(statuses=["IN_PROGRESS"]) == [b]
+    assert names(statuses=["UNASSIGNED"], task_types=["intake_*"]) == [a]
+    assert names(assigned_to=worker) == [b]
+
+
+def test_pagination_is_stable_under_concurrent_posts(
+    client: quadro.Client, board: str, server: ServerProcess
+) -> None:
+    initial = [client.post_task(board, "t", f"initial {i}").task.name for i in range(60)]
+    stop = threading.Event()
+    posted_meanwhile: list[str] = []
+
+    def keep_posting() -> None:
+        with quadro.Client(server.address) as other:
+            while not stop.is_set():
+                posted_meanwhile.append(other.post_task(board, "t", "meanwhile").task.name)
+
+    poster = threading.Thread(target=keep_posting)
+    poster.start()
+    try:
+        seen: list[str] = []
+        token = ""
+        while True:
+            page = client.list_tasks(board, page_size=7, page_token=token)
+            seen.extend(t.name for t in page.tasks)
+            token = page.next_page_token
+            if not token:
+                break
+    finally:
+        stop.set()
+        poster.join()
+    assert len(seen) == len(set(seen)), "a task appeared on two pages"
+    assert seen[: len(initial)] == initial, "the tasks posted before listing come first, in order"
+    assert set(seen[len(initial) :]) <= set(posted_meanwhile)
+    order = {name: i for i, name in enumerate(initial + posted_meanwhile)}
+    assert [order[n] for n in seen] == sorted(order[n] for n in seen)
+
+
+def test_page_token_of_another_listing_is_rejected(client: quadro.Client, board: str) -> None:
+    for i in range(3):
+        client.post_task(board, "t", f"{i}")
+    token = client.list_tasks(board, page_size=1).next_page_token
+    assert token
+    with pytest.raises(errors.InvalidArgument) as caught:
+        client.list_tasks(board, page_size=1, page_token=token, statuses=["COMPLETE"])
+    assert caught.value.reason == "INVALID_PAGE_TOKEN"
+    with pytest.raises(errors.InvalidArgument):
+        client.list_tasks(board, page_token="not-a-token")
