@@ -14,7 +14,7 @@ for _ in $(seq 100); do grep -q "serving on" "$work/serve.out" && break; sleep 0
 export QUADRO_SERVER=$(sed -n 's/.*serving on \([^ ]*\) .*/\1/p' "$work/serve.out")
 echo "== a server on $QUADRO_SERVER, store $work/quadro.db"
 
-run() { echo; echo "\$ $*"; "$@"; }
+run() { echo; printf '$'; printf ' %q' "$@"; echo; "$@"; }
 run quadro boards create claims --display-name "Motor claims"
 run quadro agents register claims alice --capability 'claim_*'
 run quadro agents register claims bob --capability 'claim_*'

@@ -239,3 +239,13 @@ def test_page_token_of_another_listing_is_rejected(client: quadro.Client, board:
     assert caught.value.reason == "INVALID_PAGE_TOKEN"
     with pytest.raises(errors.InvalidArgument):
         client.list_tasks(board, page_token="not-a-token")
+
+
+def test_status_filters_must_name_known_statuses(client: quadro.Client, board: str) -> None:
+    with pytest.raises(errors.InvalidArgument) as tasks:
+        client.list_tasks(board, statuses=["UNASSIGNED", "NOPE"])
+    assert tasks.value.reason == "UNKNOWN_STATUS"
+    assert tasks.value.field_violations[0][0] == "statuses[1]"
+    with pytest.raises(errors.InvalidArgument) as events:
+        client.list_events(board, statuses=["NOPE"])
+    assert events.value.field_violations[0][0] == "filter.statuses[0]"

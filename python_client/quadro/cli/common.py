@@ -93,14 +93,18 @@ def run(handler: Handler, args: argparse.Namespace) -> int:
     try:
         with quadro.Client(args.server, timeout=args.timeout, retry=retry) as client:
             handler(client, args)
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`quadro events ls B | head`): not an error. Point stdout at
+        # /dev/null so that the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except errors.QuadroError as exc:
         report(exc, args.server)
         return _EXIT_BY_CODE.get(exc.code, EXIT_INTERNAL)
     except (ValueError, OSError) as exc:
         print(f"quadro: error: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, ValueError) else EXIT_INTERNAL
-    except BrokenPipeError:  # output piped into `head`
-        return EXIT_OK
     return EXIT_OK
 
 

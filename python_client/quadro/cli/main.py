@@ -9,11 +9,22 @@ from importlib import metadata
 
 ENTRY_POINT_GROUP = "quadro.commands"
 
+EPILOG = """\
+example:
+  quadro serve &                                   # a server on localhost:50051
+  quadro boards create claims
+  quadro tasks post claims claim_intake "Validate claim 1042"
+  quadro events ls claims
+
+`quadro COMMAND --help` describes each command, with an example."""
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="quadro",
         description="Quadro: a coordination board for many agents.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for entry in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):

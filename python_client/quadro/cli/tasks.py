@@ -94,7 +94,9 @@ def archive(client: quadro.Client, args: argparse.Namespace) -> None:
 
 
 def history(client: quadro.Client, args: argparse.Namespace) -> None:
-    print_events(client.task_history(task_name(args.task, args.board)), args.json)
+    task = task_name(args.task, args.board)
+    client.get_task(task)  # a missing task is an error here, not an empty history
+    print_events(client.task_history(task), args.json)
 
 
 def _task_argument(parser: argparse.ArgumentParser) -> None:

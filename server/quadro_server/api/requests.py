@@ -10,12 +10,13 @@ import json
 
 from google.protobuf import json_format
 
-from quadro import limits
+from quadro import limits, reasons
 from quadro.v1 import agent_pb2, board_pb2, data_pb2, event_pb2, task_pb2
 from quadro_server.api import convert
 from quadro_server.api.validation import Violations, check_labels
 from quadro_server.core import commands, globs, names
 from quadro_server.core.lifecycle import BoardLifecycles, check_custom_profile
+from quadro_server.core.records import BoardRecord
 from quadro_server.storage.base import EventQuery, TaskQuery
 
 # --- boards ---------------------------------------------------------------------------
@@ -337,3 +338,15 @@ def list_data(request: data_pb2.ListDataRequest) -> tuple[str, str, int]:
         v.add("key_prefix", names.check_data_key(prefix) or "a key prefix cannot contain globs")
     v.raise_if_any()
     return board_id, prefix, limit
+
+
+def check_known_statuses(board: BoardRecord, field: str, statuses: tuple[str, ...]) -> None:
+    """A status filter may only name statuses the board's lifecycles know: a typo would
+    otherwise silently match nothing."""
+    known = board.lifecycles().known_statuses
+    v = Violations()
+    v.reason = reasons.UNKNOWN_STATUS
+    for i, status in enumerate(statuses):
+        if status not in known:
+            v.add(f"{field}[{i}]", f"no lifecycle of this board has a status {status!r}")
+    v.raise_if_any()

@@ -13,6 +13,7 @@ from quadro_server.core import names
 from quadro_server.core.clock import now_us
 from quadro_server.core.engine import Applied
 from quadro_server.core.errors import NotFound
+from quadro_server.core.records import BoardRecord
 from quadro_server.storage.base import Store
 
 R = TypeVar("R")
@@ -27,10 +28,12 @@ class ServiceContext:
     agent_offline_after_us: int = 60_000_000
     clock: Callable[[], int] = field(default=now_us)
 
-    async def require_board(self, board_id: str) -> None:
-        """NOT_FOUND unless the board exists."""
-        if await self.store.get_board(board_id) is None:
+    async def require_board(self, board_id: str) -> BoardRecord:
+        """The board, or NOT_FOUND."""
+        board = await self.store.get_board(board_id)
+        if board is None:
             raise NotFound(names.board_name(board_id), reason=reasons.BOARD_NOT_FOUND)
+        return board
 
     def principal(self, context: grpc.aio.ServicerContext[object, object]) -> str:
         """Who is calling. Until authentication is configured every caller is anonymous."""

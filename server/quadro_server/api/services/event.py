@@ -21,7 +21,8 @@ class EventService(event_pb2_grpc.EventServiceServicer):
         self, request: event_pb2.ListEventsRequest, context: Context
     ) -> event_pb2.ListEventsResponse:
         query = requests.list_events(request, pagination.int_position(request, request.page_token))
-        await self._ctx.require_board(query.board_id)
+        board = await self._ctx.require_board(query.board_id)
+        requests.check_known_statuses(board, "filter.statuses", query.statuses)
         page = await self._ctx.store.list_events(dataclasses.replace(query, limit=query.limit + 1))
         events, token = pagination.split_page(
             request, page.events, query.limit, lambda e: e.sequence

@@ -46,7 +46,8 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
         self, request: task_pb2.ListTasksRequest, context: Context
     ) -> task_pb2.ListTasksResponse:
         query = requests.list_tasks(request, pagination.int_position(request, request.page_token))
-        await self._ctx.require_board(query.board_id)
+        board = await self._ctx.require_board(query.board_id)
+        requests.check_known_statuses(board, "statuses", query.statuses)
         found = await self._ctx.store.list_tasks(dataclasses.replace(query, limit=query.limit + 1))
         tasks, token = pagination.split_page(
             request, found, query.limit, lambda t: t.created_sequence
