@@ -107,16 +107,17 @@ async def serve_until_signalled(
 ) -> None:
     """Run until SIGTERM or SIGINT, then drain: refuse new calls, finish running ones
     within `grace` seconds, flush the store, exit."""
-    await store.start()
-    running = await start_server(ctx, address)
-    if on_ready is not None:
-        on_ready(running.port)
-    housekeeping = asyncio.create_task(run_housekeeping(store), name="housekeeping")
+    # Signals first: a SIGTERM that arrives as soon as we announce readiness must drain.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    await store.start()
+    running = await start_server(ctx, address)
+    housekeeping = asyncio.create_task(run_housekeeping(store), name="housekeeping")
+    if on_ready is not None:
+        on_ready(running.port)
     try:
         await stop.wait()
         log.info("draining (grace %.1fs)", grace)
