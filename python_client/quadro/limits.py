@@ -16,6 +16,9 @@ LABEL_MAX: Final = 1024
 OUTPUT_MAX_BYTES: Final = 262_144
 NOTE_MAX: Final = 8192
 NOTES_PER_TASK_MAX: Final = 1000
+# All notes of a task together, in UTF-8 bytes: keeps every task (and so every answer
+# about one) well under the message limit.
+NOTES_MAX_BYTES: Final = 1024 * 1024
 LABELS_MAX: Final = 64
 LABEL_KEY_MAX: Final = 63
 LABEL_VALUE_MAX: Final = 256
@@ -38,5 +41,8 @@ PAGE_SIZE_MAX: Final = 1000
 PAGE_TOKEN_MAX: Final = 1024
 # gRPC message size accepted by the server and the clients.
 MESSAGE_MAX_BYTES: Final = 4 * 1024 * 1024
+# A listing page stops before its items pass this size (it then carries a page token),
+# so that no answer exceeds the message limit whatever the page size.
+PAGE_MAX_BYTES: Final = 3 * 1024 * 1024
 # How long a request id is remembered for deduplication.
 REQUEST_ID_RETENTION_SECONDS: Final = 24 * 3600

@@ -232,3 +232,19 @@ def test_oversized_message_is_refused(channel: grpc.Channel, snapshot: Snapshot)
     rejection = call(channel, T + "PostTask", huge)
     assert rejection.code == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert snapshot() == before
+
+
+def test_errors_about_huge_input_still_arrive_whole(channel: grpc.Channel) -> None:
+    request = task_pb2.PostTaskRequest(
+        parent=f"boards/{BOARD}",
+        task=task_pb2.Task(task_type="t", label="l", labels={"k" * 20_000: "v"}),
+    )
+    rejection = call(channel, T + "PostTask", request)
+    assert rejection.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert rejection.reason == "INVALID_FIELD"
+    assert rejection.fields
+    assert len(rejection.fields[0]) <= 128
+    many = task_pb2.ListTasksRequest(parent=f"boards/{BOARD}", statuses=["x" * 80 + "!"] * 64)
+    rejection = call(channel, T + "ListTasks", many)
+    assert rejection.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert len(rejection.fields) == 9, "eight violations and a count of the rest"

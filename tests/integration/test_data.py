@@ -50,3 +50,12 @@ def test_listing_pages(client: quadro.Client, board: str) -> None:
     for key in reversed(keys):
         client.put_data(board, key, key)
     assert [quadro.names.last_segment(e.name) for e in client.iter_data(board, page_size=4)] == keys
+
+
+def test_nan_and_infinity_are_not_json(client: quadro.Client, board: str) -> None:
+    for value in (float("nan"), float("inf"), [1, float("-inf")]):
+        with pytest.raises(errors.InvalidArgument) as caught:
+            client.put_data(board, "k", value)
+        assert caught.value.field_violations[0][0] == "value"
+    with pytest.raises(errors.NotFound):
+        client.get_data(board, "k")

@@ -249,3 +249,46 @@ def test_status_filters_must_name_known_statuses(client: quadro.Client, board: s
     with pytest.raises(errors.InvalidArgument) as events:
         client.list_events(board, statuses=["NOPE"])
     assert events.value.field_violations[0][0] == "filter.statuses[0]"
+
+
+def test_page_token_positions_must_fit_64_bits(client: quadro.Client, board: str) -> None:
+    import base64
+    import json
+
+    client.post_task(board, "t", "a")
+    client.post_task(board, "t", "b")
+    token = client.list_tasks(board, page_size=1).next_page_token
+    body = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    body["p"] = 2**63
+    forged = base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("=")
+    with pytest.raises(errors.InvalidArgument) as caught:
+        client.list_tasks(board, page_size=1, page_token=forged)
+    assert caught.value.reason == "INVALID_PAGE_TOKEN"
+
+
+def test_pages_stop_before_the_message_limit(
+    client: quadro.Client, board: str, worker: str
+) -> None:
+    big = "x" * quadro.limits.OUTPUT_MAX_BYTES
+    names = []
+    for i in range(20):
+        task = client.post_task(board, "t", f"big {i}").task.name
+        client.transition_task(task, "IN_PROGRESS", assignee=worker, output=big)
+        names.append(task)
+    first = client.list_tasks(board)
+    assert 0 < len(first.tasks) < 20
+    assert first.next_page_token
+    assert [t.name for t in client.iter_tasks(board)] == names
+
+
+def test_notes_are_bounded_in_bytes(client: quadro.Client, board: str, worker: str) -> None:
+    wide = "\U0001f642" * quadro.limits.NOTE_MAX  # 4 bytes per character
+    with pytest.raises(errors.InvalidArgument) as too_many:
+        client.post_task(board, "t", "x", notes=[wide] * 40)
+    assert too_many.value.field_violations[0][0] == "task.notes"
+    task = client.post_task(board, "t", "notes", notes=[wide] * 31).task.name
+    client.transition_task(task, "IN_PROGRESS", assignee=worker, note=wide)
+    with pytest.raises(errors.FailedPrecondition) as full:
+        client.transition_task(task, "PENDING_REVIEW", note=wide)
+    assert full.value.reason == "TOO_MANY_NOTES"
+    assert client.get_task(task).task.status == "IN_PROGRESS"

@@ -19,6 +19,7 @@ from quadro import limits, reasons
 from quadro_server.core.errors import InvalidArgument
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Message)
 
 
 def _digest(request: Message) -> str:
@@ -63,13 +64,18 @@ def _malformed() -> InvalidArgument:
     )
 
 
+def _is_position_int(value: Any) -> bool:
+    # Positions are sequences and microsecond times: non-negative 64-bit integers.
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
+
+
 def int_position(request: Message, token: str) -> int:
     position = decode(request, token)
     if position is None:
         return 0
-    if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+    if not _is_position_int(position):
         raise _malformed()
-    return position
+    return int(position)
 
 
 def pair_position(request: Message, token: str) -> tuple[int, str] | None:
@@ -79,7 +85,7 @@ def pair_position(request: Message, token: str) -> tuple[int, str] | None:
     if (
         not isinstance(position, list)
         or len(position) != 2
-        or not isinstance(position[0], int)
+        or not _is_position_int(position[0])
         or not isinstance(position[1], str)
     ):
         raise _malformed()
@@ -95,12 +101,24 @@ def str_position(request: Message, token: str) -> str:
     return position
 
 
-def split_page(
-    request: Message, items: list[T], limit: int, position: Callable[[T], Any]
-) -> tuple[list[T], str]:
-    """Items were fetched with `limit + 1`: keep `limit` of them and, if there was one
-    more, a token that resumes after the last one kept."""
-    if len(items) <= limit:
-        return items, ""
-    kept = items[:limit]
-    return kept, encode(request, position(kept[-1]))
+def page(
+    request: Message,
+    items: list[T],
+    limit: int,
+    position: Callable[[T], Any],
+    convert: Callable[[T], M],
+) -> tuple[list[M], str]:
+    """Items were fetched with `limit + 1`. Convert up to `limit` of them, stopping early
+    when the page would pass PAGE_MAX_BYTES (at least one item always goes), and return
+    a token that resumes after the last one kept if anything was left."""
+    kept: list[M] = []
+    size = 0
+    for item in items[:limit]:
+        message = convert(item)
+        size += message.ByteSize() + 8  # field tag and length of the repeated entry
+        if kept and size > limits.PAGE_MAX_BYTES:
+            break
+        kept.append(message)
+    if len(kept) == len(items):
+        return kept, ""
+    return kept, encode(request, position(items[len(kept) - 1]))

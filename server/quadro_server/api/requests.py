@@ -15,6 +15,8 @@ from quadro.v1 import agent_pb2, board_pb2, data_pb2, event_pb2, task_pb2
 from quadro_server.api import convert
 from quadro_server.api.validation import Violations, check_labels
 from quadro_server.core import commands, globs, names
+from quadro_server.core.engine import notes_size
+from quadro_server.core.event_filter import EventFilter
 from quadro_server.core.lifecycle import BoardLifecycles, check_custom_profile
 from quadro_server.core.records import BoardRecord
 from quadro_server.storage.base import EventQuery, TaskQuery
@@ -83,6 +85,9 @@ def post_task(request: task_pb2.PostTaskRequest, principal: str) -> commands.Pos
     v.count("task.notes", notes, limits.NOTES_PER_TASK_MAX)
     for i, note in enumerate(notes):
         v.text(f"task.notes[{i}]", note, limits.NOTE_MAX, required=True)
+    if notes_size(notes) > limits.NOTES_MAX_BYTES:
+        v.add("task.notes", f"notes total {notes_size(notes)} bytes; the limit is "
+                            f"{limits.NOTES_MAX_BYTES}")  # fmt: skip
     labels = check_labels(v, "task.labels", dict(task.labels))
     if task.parent_task:
         v.child("task.parent_task", task.parent_task, "tasks")
@@ -221,11 +226,7 @@ def list_events(request: event_pb2.ListEventsRequest, after: int) -> EventQuery:
         board_id=board_id,
         limit=limit,
         after_sequence=max(request.after_sequence, after),
-        task_id=task_id,
-        agent=f.agent,
-        types=tuple(types),
-        task_types=task_types,
-        statuses=statuses,
+        filter=EventFilter(task_id, f.agent, tuple(types), task_types, statuses),
     )
 
 
@@ -294,10 +295,18 @@ def put_data(request: data_pb2.PutDataRequest, principal: str) -> commands.PutDa
     if not request.HasField("value") or request.value.WhichOneof("kind") is None:
         v.add("value", "a value is required (any JSON value; use null_value for null)")
     else:
-        value_json = json.dumps(
-            json_format.MessageToDict(request.value), separators=(",", ":"), ensure_ascii=False
-        )
-        v.add("value", names.check_utf8_size(value_json, "value", limits.DATA_VALUE_MAX_BYTES))
+        try:
+            # allow_nan=False: JSON has no NaN or Infinity, and a stored value must be JSON.
+            value_json = json.dumps(
+                json_format.MessageToDict(request.value),
+                separators=(",", ":"),
+                ensure_ascii=False,
+                allow_nan=False,
+            )
+        except ValueError:
+            v.add("value", "NaN and Infinity are not JSON numbers")
+        else:
+            v.add("value", names.check_utf8_size(value_json, "value", limits.DATA_VALUE_MAX_BYTES))
     request_id = v.request_id(request.request_id)
     v.raise_if_any()
     return commands.PutData(

@@ -314,9 +314,10 @@ class Engine:
             new_assignee = assignee or task.assigned_to
         if to_status == IN_PROGRESS and not new_assignee:
             raise InvalidArgument.single("assignee", "an assignee is required to enter IN_PROGRESS")
-        if note and len(task.notes) >= limits.NOTES_PER_TASK_MAX:
+        if note and not _room_for_note(task.notes, note):
             raise FailedPrecondition(
-                f"{task.name} already holds {len(task.notes)} notes, the limit",
+                f"{task.name} holds {len(task.notes)} notes; another would pass the limit of "
+                f"{limits.NOTES_PER_TASK_MAX} notes or {limits.NOTES_MAX_BYTES} bytes of notes",
                 reason=reasons.TOO_MANY_NOTES,
                 resource=task.name,
             )
@@ -476,6 +477,18 @@ def _agent(tx: Transaction, board_id: str, agent_id: str) -> AgentRecord:
     if agent is None:
         raise NotFound(names.agent_name(board_id, agent_id), reason=reasons.AGENT_NOT_FOUND)
     return agent
+
+
+def notes_size(notes: tuple[str, ...] | list[str]) -> int:
+    """All notes together, in UTF-8 bytes."""
+    return sum(len(n.encode()) for n in notes)
+
+
+def _room_for_note(notes: tuple[str, ...], note: str) -> bool:
+    return (
+        len(notes) < limits.NOTES_PER_TASK_MAX
+        and notes_size(notes) + len(note.encode()) <= limits.NOTES_MAX_BYTES
+    )
 
 
 def _adjust_active(tx: Transaction, board_id: str, agent_id: str, delta: int) -> None:

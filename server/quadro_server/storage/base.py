@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from quadro_server.core.commands import Command
 from quadro_server.core.engine import Applied
 from quadro_server.core.errors import QuadroError
+from quadro_server.core.event_filter import EventFilter
 from quadro_server.core.records import (
     AgentRecord,
     BoardRecord,
@@ -44,11 +45,7 @@ class EventQuery:
     board_id: str
     limit: int
     after_sequence: int = 0
-    task_id: str = ""
-    agent: str = ""
-    types: tuple[str, ...] = ()
-    task_types: tuple[str, ...] = ()
-    statuses: tuple[str, ...] = ()
+    filter: EventFilter = field(default_factory=EventFilter)
 
 
 @dataclass(frozen=True, slots=True)

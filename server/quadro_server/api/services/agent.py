@@ -52,12 +52,10 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         after = pagination.pair_position(request, request.page_token)
         await self._ctx.require_board(board_id)
         found = await self._ctx.store.list_agents(board_id, after, limit + 1)
-        agents, token = pagination.split_page(
-            request, found, limit, lambda a: [a.register_time, a.agent_id]
+        agents, token = pagination.page(
+            request, found, limit, lambda a: [a.register_time, a.agent_id], self._agent
         )
-        return agent_pb2.ListAgentsResponse(
-            agents=[self._agent(a) for a in agents], next_page_token=token
-        )
+        return agent_pb2.ListAgentsResponse(agents=agents, next_page_token=token)
 
     async def Heartbeat(
         self, request: agent_pb2.HeartbeatRequest, context: Context

@@ -46,9 +46,7 @@ class BoardService(board_pb2_grpc.BoardServiceServicer):
         v.raise_if_any()
         after = pagination.pair_position(request, request.page_token)
         found = await self._ctx.store.list_boards(after, limit + 1)
-        boards, token = pagination.split_page(
-            request, found, limit, lambda b: [b.create_time, b.board_id]
+        boards, token = pagination.page(
+            request, found, limit, lambda b: [b.create_time, b.board_id], convert.board
         )
-        return board_pb2.ListBoardsResponse(
-            boards=[convert.board(b) for b in boards], next_page_token=token
-        )
+        return board_pb2.ListBoardsResponse(boards=boards, next_page_token=token)

@@ -51,7 +51,5 @@ class DataService(data_pb2_grpc.DataServiceServicer):
         after = pagination.str_position(request, request.page_token)
         await self._ctx.require_board(board_id)
         found = await self._ctx.store.list_data(board_id, prefix, after, limit + 1)
-        entries, token = pagination.split_page(request, found, limit, lambda e: e.key)
-        return data_pb2.ListDataResponse(
-            entries=[convert.data_entry(e) for e in entries], next_page_token=token
-        )
+        entries, token = pagination.page(request, found, limit, lambda e: e.key, convert.data_entry)
+        return data_pb2.ListDataResponse(entries=entries, next_page_token=token)

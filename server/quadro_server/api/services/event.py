@@ -22,13 +22,13 @@ class EventService(event_pb2_grpc.EventServiceServicer):
     ) -> event_pb2.ListEventsResponse:
         query = requests.list_events(request, pagination.int_position(request, request.page_token))
         board = await self._ctx.require_board(query.board_id)
-        requests.check_known_statuses(board, "filter.statuses", query.statuses)
+        requests.check_known_statuses(board, "filter.statuses", query.filter.statuses)
         page = await self._ctx.store.list_events(dataclasses.replace(query, limit=query.limit + 1))
-        events, token = pagination.split_page(
-            request, page.events, query.limit, lambda e: e.sequence
+        events, token = pagination.page(
+            request, page.events, query.limit, lambda e: e.sequence, convert.event
         )
         return event_pb2.ListEventsResponse(
-            events=[convert.event(e) for e in events],
+            events=events,
             next_page_token=token,
             head_sequence=page.head_sequence,
         )

@@ -49,12 +49,10 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
         board = await self._ctx.require_board(query.board_id)
         requests.check_known_statuses(board, "statuses", query.statuses)
         found = await self._ctx.store.list_tasks(dataclasses.replace(query, limit=query.limit + 1))
-        tasks, token = pagination.split_page(
-            request, found, query.limit, lambda t: t.created_sequence
+        tasks, token = pagination.page(
+            request, found, query.limit, lambda t: t.created_sequence, convert.task
         )
-        return task_pb2.ListTasksResponse(
-            tasks=[convert.task(t) for t in tasks], next_page_token=token
-        )
+        return task_pb2.ListTasksResponse(tasks=tasks, next_page_token=token)
 
     async def TransitionTask(
         self, request: task_pb2.TransitionTaskRequest, context: Context

@@ -313,13 +313,14 @@ class SqliteStore(Store):
                 head = found[0] if found else 0
                 sql = ["SELECT * FROM events WHERE board_id = ? AND sequence > ? AND sequence <= ?"]
                 args: list[Any] = [query.board_id, query.after_sequence, head]
-                for column, value in (("task_id", query.task_id), ("agent", query.agent)):
+                f = query.filter
+                for column, value in (("task_id", f.task_id), ("agent", f.agent)):
                     if value:
                         sql.append(f"AND {column} = ?")
                         args.append(value)
-                _any_of(sql, args, "type", query.types)
-                _any_of(sql, args, "to_status", query.statuses)
-                _globs(sql, args, "task_type", query.task_types)
+                _any_of(sql, args, "type", f.types)
+                _any_of(sql, args, "to_status", f.statuses)
+                _globs(sql, args, "task_type", f.task_types)
                 sql.append("ORDER BY sequence LIMIT ?")
                 args.append(query.limit)
                 events = [rows.event_from_row(r) for r in conn.execute(" ".join(sql), args)]
