@@ -25,6 +25,8 @@ TARGET = PACKAGE / "_sync_client.py"
 RENAMES = {
     "_async_io": "_sync_io",
     "AsyncClient": "Client",
+    "AsyncSubscription": "Subscription",
+    "__aiter__": "__iter__",
     "AsyncIterator": "Iterator",
     "__aenter__": "__enter__",
     "__aexit__": "__exit__",

@@ -16,15 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from quadro import errors, names
-    from quadro._async_client import AsyncClient
+    from quadro._async_client import AsyncClient, AsyncSubscription
     from quadro._requests import event_type_name, from_value, to_value
-    from quadro._sync_client import Client
+    from quadro._sync_client import Client, Subscription
     from quadro.retry import RetryPolicy
 
 __all__ = [
     "AsyncClient",
+    "AsyncSubscription",
     "Client",
     "RetryPolicy",
+    "Subscription",
     "errors",
     "event_type_name",
     "from_value",
@@ -35,7 +37,9 @@ __all__ = [
 _LAZY = {
     "AsyncClient": ("quadro._async_client", "AsyncClient"),
     "RetryPolicy": ("quadro.retry", "RetryPolicy"),
+    "AsyncSubscription": ("quadro._async_client", "AsyncSubscription"),
     "Client": ("quadro._sync_client", "Client"),
+    "Subscription": ("quadro._sync_client", "Subscription"),
     "from_value": ("quadro._requests", "from_value"),
     "to_value": ("quadro._requests", "to_value"),
     "event_type_name": ("quadro._requests", "event_type_name"),

@@ -347,6 +347,38 @@ class AsyncClient:
         """Every event involving an agent, oldest first."""
         return [e async for e in self.iter_events(board, agent=agent_id)]
 
+    def subscribe(
+        self,
+        boards: str | Iterable[str],
+        *,
+        after_sequence: int | None = None,
+        after_sequences: Mapping[str, int] | None = None,
+        task: str = "",
+        agent: str = "",
+        event_types: Iterable[_requests.EventTypeLike] = (),
+        task_types: Iterable[str] = (),
+        statuses: Iterable[str] = (),
+        include_heartbeats: bool = False,
+        progress_interval: int = 0,
+    ) -> AsyncSubscription:
+        """Follow one or more boards: iterate the result to get their events, replayed
+        from `after_sequence` (every board) or `after_sequences` (per board), then live.
+        Boards with neither start at their head. The subscription resumes on its own
+        after a dropped connection or a server restart, from the last positions it
+        received, and yields every matching event exactly once."""
+        followed = [names.board(b) for b in ([boards] if isinstance(boards, str) else boards)]
+        start = {names.board(b): s for b, s in (after_sequences or {}).items()}
+        if after_sequence is not None:
+            start = dict.fromkeys(followed, after_sequence) | start
+        request = event_pb2.SubscribeEventsRequest(
+            boards=followed,
+            after_sequences=start,
+            filter=_requests.event_filter(task, agent, event_types, task_types, statuses),
+            include_heartbeats=include_heartbeats,
+            progress_interval_seconds=progress_interval,
+        )
+        return AsyncSubscription(self, request)
+
     # --- agents ---------------------------------------------------------------------
 
     async def register_agent(
@@ -466,3 +498,77 @@ class AsyncClient:
             token = page.next_page_token
             if not token:
                 return
+
+
+class AsyncSubscription:
+    """A live view of one or more boards' events, from the client's `subscribe`.
+
+    Iterate it for events. `positions` holds, per board name, the sequence up to which
+    every matching event was delivered: persist it to resume in a later process with
+    `after_sequences=positions`. `close()` (or leaving a `with` block) ends it.
+    """
+
+    def __init__(self, client: AsyncClient, request: event_pb2.SubscribeEventsRequest) -> None:
+        self._client = client
+        self._request = request
+        self.positions: dict[str, int] = dict(request.after_sequences)
+        self.reconnects = 0
+        self._call: Any = None
+        self._closed = False
+
+    async def __aenter__(self) -> AsyncSubscription:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __aiter__(self) -> AsyncIterator[event_pb2.Event]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[event_pb2.Event]:
+        retry = self._client.retry
+        delay = retry.initial_backoff
+        while not self._closed:
+            request = event_pb2.SubscribeEventsRequest()
+            request.CopyFrom(self._request)
+            request.after_sequences.clear()
+            request.after_sequences.update(self.positions)
+            self._call = self._client._events.SubscribeEvents(
+                request, metadata=self._client._metadata
+            )
+            try:
+                async for message in self._call:
+                    delay = retry.initial_backoff
+                    for event in message.events:
+                        # Never twice: a resumed stream starts after these positions.
+                        if event.sequence <= self.positions.get(event.board, -1):
+                            continue
+                        self.positions[event.board] = event.sequence
+                        yield event
+                    for board, position in message.positions.items():
+                        if position > self.positions.get(board, -1):
+                            self.positions[board] = position
+            except _async_io.StreamCancelled:
+                if self._closed and _async_io.cancelled_locally():
+                    return
+                raise
+            except grpc.RpcError as exc:
+                call: Any = exc
+                if self._closed:
+                    return
+                if call.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise errors.from_rpc_error(exc) from None
+            # The stream ended (server restart, shutdown, lost connection): resume.
+            self.reconnects += 1
+            await _async_io.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * retry.multiplier, retry.max_backoff)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._call is not None:
+            self._call.cancel()

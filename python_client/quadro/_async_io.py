@@ -19,6 +19,17 @@ StreamRpc = Callable[..., AsyncIterator[R]]
 
 sleep = asyncio.sleep
 
+# What iterating a stream raises once the stream was cancelled locally (`call.cancel()`):
+# asyncio cancels the reading coroutine rather than raising an RpcError.
+StreamCancelled = asyncio.CancelledError
+
+
+def cancelled_locally() -> bool:
+    """True when a StreamCancelled came from cancelling the call, not from someone
+    cancelling the task that reads it (which must propagate)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() == 0
+
 
 def insecure_channel(target: str, options: list[tuple[str, Any]]) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(target, options=options)

@@ -17,6 +17,14 @@ StreamRpc = Callable[..., Iterator[R]]
 sleep = time.sleep
 
 
+class StreamCancelled(Exception):
+    """Never raised: a cancelled blocking stream raises RpcError(CANCELLED) instead."""
+
+
+def cancelled_locally() -> bool:
+    return True
+
+
 def insecure_channel(target: str, options: list[tuple[str, Any]]) -> grpc.Channel:
     return grpc.insecure_channel(target, options=options)
 

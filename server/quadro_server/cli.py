@@ -9,9 +9,13 @@ import logging
 import os
 import sys
 
+from quadro import limits
+from quadro_server.api import convert
 from quadro_server.api.server import serve_until_signalled
 from quadro_server.api.services.context import ServiceContext
+from quadro_server.api.streams import StreamLimits
 from quadro_server.storage.sqlite import Durability, SqliteStore
+from quadro_server.streaming.hub import EventHub
 
 EXAMPLES = """\
 examples:
@@ -21,7 +25,8 @@ examples:
   QUADRO_PORT=6000 quadro serve
 
 environment: QUADRO_HOST, QUADRO_PORT, QUADRO_STORE, QUADRO_DURABILITY,
-QUADRO_SHUTDOWN_GRACE, QUADRO_AGENT_OFFLINE_AFTER (each overridden by its flag)
+QUADRO_SHUTDOWN_GRACE, QUADRO_AGENT_OFFLINE_AFTER, QUADRO_MAX_STREAMS,
+QUADRO_MAX_STREAMS_PER_CALLER, QUADRO_STREAM_WINDOW (each overridden by its flag)
 """
 
 
@@ -70,6 +75,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="seconds without a heartbeat before an idle agent shows OFFLINE",
     )
     parser.add_argument(
+        "--max-streams",
+        type=int,
+        default=int(env("QUADRO_MAX_STREAMS", str(limits.STREAMS_PER_SERVER_DEFAULT))),
+        help="concurrent subscriptions this server serves "
+        f"(default {limits.STREAMS_PER_SERVER_DEFAULT})",
+    )
+    parser.add_argument(
+        "--max-streams-per-caller",
+        type=int,
+        default=int(
+            env("QUADRO_MAX_STREAMS_PER_CALLER", str(limits.STREAMS_PER_PRINCIPAL_DEFAULT))
+        ),
+        help="concurrent subscriptions of one caller "
+        f"(default {limits.STREAMS_PER_PRINCIPAL_DEFAULT})",
+    )
+    parser.add_argument(
+        "--stream-window",
+        type=int,
+        default=int(env("QUADRO_STREAM_WINDOW", "8192")),
+        help="recent events kept in memory per board for live subscribers; those further "
+        "behind read from the store (default 8192)",
+    )
+    parser.add_argument(
         "--allow-remote-without-auth",
         action="store_true",
         help="bind a non-loopback address although no authentication is "
@@ -106,7 +134,12 @@ def run(args: argparse.Namespace) -> int:
             "serving %s WITHOUT authentication: anyone who reaches it has full access", args.host
         )
     store = SqliteStore(args.store, durability=Durability(args.durability))
-    ctx = ServiceContext(store, agent_offline_after_us=int(args.agent_offline_after * 1e6))
+    ctx = ServiceContext(
+        store,
+        agent_offline_after_us=int(args.agent_offline_after * 1e6),
+        streams=StreamLimits(args.max_streams, args.max_streams_per_caller),
+        hub=EventHub(convert.event_entry, window=args.stream_window),
+    )
     host = f"[{args.host}]" if ":" in args.host and not args.host.startswith("[") else args.host
 
     def ready(port: int) -> None:

@@ -211,3 +211,41 @@ async def test_expired_request_ids_are_forgotten(store: Store) -> None:
     # Forgotten: the id is free again.
     deleted = await store.execute(c.DeleteData(board_id="b", key="k", request_id="old"))
     assert not deleted.replayed
+
+
+async def test_store_filters_agree_with_live_filters(store: Store) -> None:
+    """Subscriptions filter in memory near the head and in the store further back: the
+    two must select exactly the same events."""
+    import itertools
+    import random
+
+    from quadro_server.core.event_filter import EventFilter
+
+    await setup_board(store, task_type_rules=(("f*", "fast"),))
+    rng = random.Random(7)
+    types = ["fa", "fb", "claim_x", "claim_y", "pay"]
+    tasks = []
+    for i in range(40):
+        outcome = await store.execute(
+            c.PostTask(board_id="b", task_type=rng.choice(types), label=str(i))
+        )
+        tasks.append(task_of(outcome))
+    for task in tasks[::2]:
+        await store.execute(
+            c.TransitionTask(board_id="b", task_id=task, to_status="IN_PROGRESS", assignee="w")
+        )
+    for task in tasks[::4]:
+        await store.execute(c.Heartbeat(board_id="b", agent_id="w", task_id=task))
+        await store.execute(c.TransitionTask(board_id="b", task_id=task, to_status="ON_HOLD"))
+    everything = (await store.list_events(EventQuery(board_id="b", limit=1000))).events
+    for task_id, agent, kinds, task_types, statuses in itertools.product(
+        ["", tasks[0], tasks[3]],
+        ["", "w"],
+        [(), ("task_posted",), ("task_assigned", "task_heartbeat", "task_failed")],
+        [(), ("f*",), ("claim_?", "pay"), ("[cp]*",)],
+        [(), ("ON_HOLD",), ("UNASSIGNED", "IN_PROGRESS")],
+    ):
+        event_filter = EventFilter(task_id, agent, kinds, task_types, statuses)
+        query = EventQuery(board_id="b", limit=1000, filter=event_filter)
+        from_store = (await store.list_events(query)).events
+        assert from_store == [e for e in everything if event_filter.matches(e)], event_filter

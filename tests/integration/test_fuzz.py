@@ -181,10 +181,29 @@ class Method:
     path: str
     request_type: type[Message]
     response_type: type[Message]
+    # Server-streaming RPCs are called as streams: the first message (or the error) is
+    # judged, then the stream is cancelled.
+    server_streaming: bool = False
 
     @property
     def label(self) -> str:
         return f"{self.service}/{self.name}"
+
+
+def _first_message(channel: grpc.Channel, path: str) -> Callable[..., bytes]:
+    """Call a server-streaming RPC with raw bytes and return its first message; errors
+    raise RpcError as a unary call's would."""
+    stream = channel.unary_stream(path, request_serializer=None, response_deserializer=None)
+
+    def call(payload: bytes, timeout: float) -> bytes:
+        responses: Any = stream(payload, timeout=timeout)
+        try:
+            first: bytes = next(responses)
+            return first
+        finally:
+            responses.cancel()
+
+    return call
 
 
 def discover_methods() -> list[Method]:
@@ -200,6 +219,7 @@ def discover_methods() -> list[Method]:
                         path=f"/{service.full_name}/{rpc.name}",
                         request_type=message_factory.GetMessageClass(rpc.input_type),
                         response_type=message_factory.GetMessageClass(rpc.output_type),
+                        server_streaming=rpc.server_streaming,
                     )
                 )
     return methods
@@ -975,8 +995,13 @@ class Runner:
     def __init__(self, channel: grpc.Channel, factory: RequestFactory) -> None:
         self.factory = factory
         self.stage = factory.stage
-        self.calls = {
+        self.unary = {
             m.path: channel.unary_unary(m.path, request_serializer=None, response_deserializer=None)
+            for m in factory.methods
+            if not m.server_streaming
+        }
+        self.calls: dict[str, Callable[..., bytes]] = {
+            m.path: _first_message(channel, m.path) if m.server_streaming else self.unary[m.path]
             for m in factory.methods
         }
         self.findings: list[Finding] = []
@@ -1097,9 +1122,13 @@ class Runner:
         done = 0
         while done < count:
             cases = [_within_limit(self.next_case()) for _ in range(min(BURST_SIZE, count - done))]
+            for case in cases:
+                if case.method.server_streaming:  # streams are sent one by one
+                    self.send(case)
             futures = [
-                (case, self.calls[case.method.path].future(case.payload, timeout=DEADLINE_SECONDS))
+                (case, self.unary[case.method.path].future(case.payload, timeout=DEADLINE_SECONDS))
                 for case in cases
+                if not case.method.server_streaming
             ]
             for case, future in futures:
                 index = self.sent

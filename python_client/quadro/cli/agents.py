@@ -10,9 +10,16 @@ from quadro.cli.events import print_events
 from quadro.v1 import agent_pb2
 
 FIELDS = (
-    "name", "display_name", "status", "active_tasks", "concurrency", "capabilities", "version",
-    "register_time", "last_seen_time",
-)  # fmt: skip
+    "name",
+    "display_name",
+    "status",
+    "active_tasks",
+    "concurrency",
+    "capabilities",
+    "version",
+    "register_time",
+    "last_seen_time",
+)
 
 
 def _status(agent: agent_pb2.Agent) -> str:
@@ -21,9 +28,13 @@ def _status(agent: agent_pb2.Agent) -> str:
 
 def register_agent(client: quadro.Client, args: argparse.Namespace) -> None:
     agent = client.register_agent(
-        args.board, args.agent, display_name=args.display_name, capabilities=args.capability,
-        version=args.version, concurrency=args.concurrency,
-    ).agent  # fmt: skip
+        args.board,
+        args.agent,
+        display_name=args.display_name,
+        capabilities=args.capability,
+        version=args.version,
+        concurrency=args.concurrency,
+    ).agent
     print_json(agent) if args.json else print_record(agent, FIELDS)
 
 
@@ -40,11 +51,16 @@ def ls(client: quadro.Client, args: argparse.Namespace) -> None:
     print_table(
         ("agent", "status", "active", "capabilities", "last seen"),
         (
-            (quadro.names.last_segment(a.name), _status(a), f"{a.active_tasks}/{a.concurrency}",
-             ",".join(a.capabilities) or "*", a.last_seen_time.ToJsonString())
+            (
+                quadro.names.last_segment(a.name),
+                _status(a),
+                f"{a.active_tasks}/{a.concurrency}",
+                ",".join(a.capabilities) or "*",
+                a.last_seen_time.ToJsonString(),
+            )
             for a in agents
         ),
-    )  # fmt: skip
+    )
 
 
 def heartbeat(client: quadro.Client, args: argparse.Namespace) -> None:

@@ -74,10 +74,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("boards", help="create, show and list boards")
     commands = parser.add_subparsers(dest="boards_command", metavar="COMMAND", required=True)
     p = add_command(
-        commands, "create", create, help="create a board",
+        commands,
+        "create",
+        create,
+        help="create a board",
         example="quadro boards create claims --task-type 'intake_*=fast' "
         "--profile 'legal=UNASSIGNED:review,review:decided'",
-    )  # fmt: skip
+    )
     p.add_argument("board", help="board id: lowercase letters, digits, hyphens")
     p.add_argument("--display-name", default="")
     p.add_argument(

@@ -59,9 +59,11 @@ def connection_options() -> argparse.ArgumentParser:
         help="server address (env QUADRO_SERVER, default localhost:50051)",
     )
     group.add_argument(
-        "--timeout", type=float, default=float(os.environ.get("QUADRO_TIMEOUT", "10")),
+        "--timeout",
+        type=float,
+        default=float(os.environ.get("QUADRO_TIMEOUT", "10")),
         help="seconds per call (env QUADRO_TIMEOUT, default 10)",
-    )  # fmt: skip
+    )
     group.add_argument("--json", action="store_true", help="print JSON for scripts")
     return parent
 

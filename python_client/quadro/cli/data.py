@@ -36,11 +36,14 @@ def ls(client: quadro.Client, args: argparse.Namespace) -> None:
     print_table(
         ("key", "value", "updated"),
         (
-            (quadro.names.last_segment(e.name), json.dumps(quadro.from_value(e.value)),
-             e.update_time.ToJsonString())
+            (
+                quadro.names.last_segment(e.name),
+                json.dumps(quadro.from_value(e.value)),
+                e.update_time.ToJsonString(),
+            )
             for e in entries
         ),
-    )  # fmt: skip
+    )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -17,10 +17,25 @@ from quadro.cli.common import (
 from quadro.cli.events import print_events
 
 FIELDS = (
-    "name", "task_type", "label", "status", "assigned_to", "priority", "profile", "attempt",
-    "etag", "output", "notes", "labels", "parent_task", "origin_task", "create_time",
-    "update_time", "heartbeat_time", "archived",
-)  # fmt: skip
+    "name",
+    "task_type",
+    "label",
+    "status",
+    "assigned_to",
+    "priority",
+    "profile",
+    "attempt",
+    "etag",
+    "output",
+    "notes",
+    "labels",
+    "parent_task",
+    "origin_task",
+    "create_time",
+    "update_time",
+    "heartbeat_time",
+    "archived",
+)
 
 
 def _show(task: quadro.v1.task_pb2.Task, args: argparse.Namespace) -> None:
@@ -32,9 +47,15 @@ def _show(task: quadro.v1.task_pb2.Task, args: argparse.Namespace) -> None:
 
 def post(client: quadro.Client, args: argparse.Namespace) -> None:
     response = client.post_task(
-        args.board, args.task_type, args.label, task_id=args.id, priority=args.priority,
-        notes=args.note, labels=dict(args.label_pair), parent_task=args.parent,
-    )  # fmt: skip
+        args.board,
+        args.task_type,
+        args.label,
+        task_id=args.id,
+        priority=args.priority,
+        notes=args.note,
+        labels=dict(args.label_pair),
+        parent_task=args.parent,
+    )
     _show(response.task, args)
 
 
@@ -52,19 +73,30 @@ def ls(client: quadro.Client, args: argparse.Namespace) -> None:
     print_table(
         ("task", "type", "status", "assignee", "prio", "label"),
         (
-            (quadro.names.last_segment(t.name), t.task_type, t.status, t.assigned_to,
-             t.priority, t.label)
+            (
+                quadro.names.last_segment(t.name),
+                t.task_type,
+                t.status,
+                t.assigned_to,
+                t.priority,
+                t.label,
+            )
             for t in tasks
         ),
-    )  # fmt: skip
+    )
 
 
 def move(client: quadro.Client, args: argparse.Namespace) -> None:
     response = client.transition_task(
-        task_name(args.task, args.board), args.to_status, assignee=args.assignee,
-        output=args.output, note=args.note, expected_status=args.expect_status,
-        etag=args.etag, attempt=args.attempt,
-    )  # fmt: skip
+        task_name(args.task, args.board),
+        args.to_status,
+        assignee=args.assignee,
+        output=args.output,
+        note=args.note,
+        expected_status=args.expect_status,
+        etag=args.etag,
+        attempt=args.attempt,
+    )
     if args.json:
         print_json(response)
     else:

@@ -200,6 +200,129 @@ class EventFilter(_message.Message):
 Global___EventFilter: _TypeAlias = EventFilter  # noqa: Y015
 
 @_typing.final
+class SubscribeEventsRequest(_message.Message):
+    """Request of EventService.SubscribeEvents."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class AfterSequencesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    BOARDS_FIELD_NUMBER: _builtins.int
+    AFTER_SEQUENCES_FIELD_NUMBER: _builtins.int
+    FILTER_FIELD_NUMBER: _builtins.int
+    INCLUDE_HEARTBEATS_FIELD_NUMBER: _builtins.int
+    PROGRESS_INTERVAL_SECONDS_FIELD_NUMBER: _builtins.int
+    include_heartbeats: _builtins.bool
+    """Heartbeat events are left out unless this is true or `filter.event_types` names
+    EVENT_TYPE_TASK_HEARTBEAT.
+    """
+    progress_interval_seconds: _builtins.int
+    """Seconds between progress messages while nothing new matches, 1-300; 0 means 10."""
+    @_builtins.property
+    def boards(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Boards to follow, `boards/{board}`; 1 to 16, no repeats."""
+
+    @_builtins.property
+    def after_sequences(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Where to start on each board (keyed by board name): events with a greater sequence
+        are delivered. 0 replays the whole log. A board with no entry starts at its head when
+        the subscription opens: only events committed afterwards.
+        """
+
+    @_builtins.property
+    def filter(self) -> Global___EventFilter:
+        """Which events. `task` must be on one of the boards."""
+
+    def __init__(
+        self,
+        *,
+        boards: _abc.Iterable[_builtins.str] | None = ...,
+        after_sequences: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        filter: Global___EventFilter | None = ...,
+        include_heartbeats: _builtins.bool = ...,
+        progress_interval_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequences", b"after_sequences", "boards", b"boards", "filter", b"filter", "include_heartbeats", b"include_heartbeats", "progress_interval_seconds", b"progress_interval_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubscribeEventsRequest: _TypeAlias = SubscribeEventsRequest  # noqa: Y015
+
+@_typing.final
+class SubscribeEventsResponse(_message.Message):
+    """One message of an event subscription."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class PositionsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    POSITIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___Event]:
+        """Matching events, in sequence order within each board; possibly none. Several events
+        may travel in one message.
+        """
+
+    @_builtins.property
+    def positions(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """For each followed board (keyed by name), the sequence up to which every matching
+        event has been delivered, in this message or before. Resume from these.
+        """
+
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___Event] | None = ...,
+        positions: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "positions", b"positions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubscribeEventsResponse: _TypeAlias = SubscribeEventsResponse  # noqa: Y015
+
+@_typing.final
 class ListEventsRequest(_message.Message):
     """Request of EventService.ListEvents."""
 

@@ -41,6 +41,11 @@ class EventServiceStub:
                 request_serializer=quadro_dot_v1_dot_event__pb2.ListEventsRequest.SerializeToString,
                 response_deserializer=quadro_dot_v1_dot_event__pb2.ListEventsResponse.FromString,
                 _registered_method=True)
+        self.SubscribeEvents = channel.unary_stream(
+                '/quadro.v1.EventService/SubscribeEvents',
+                request_serializer=quadro_dot_v1_dot_event__pb2.SubscribeEventsRequest.SerializeToString,
+                response_deserializer=quadro_dot_v1_dot_event__pb2.SubscribeEventsResponse.FromString,
+                _registered_method=True)
 
 
 class EventServiceServicer:
@@ -56,6 +61,20 @@ class EventServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubscribeEvents(self, request, context):
+        """Follows one or more boards: first the events after the given sequences (replay),
+        then new ones as they commit, with no gap, duplicate or reordering between the two.
+        Every message carries the position reached on each board, also while nothing
+        matches (progress every `progress_interval_seconds`), so a client resumes from the
+        last positions it received and misses nothing. A subscriber that reads slowly never
+        holds writers back: it is served from the store until it catches up. The stream
+        ends with UNAVAILABLE when the server shuts down; resume on another connection.
+        RESOURCE_EXHAUSTED when the server's or the caller's stream limit is reached.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EventServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -63,6 +82,11 @@ def add_EventServiceServicer_to_server(servicer, server):
                     servicer.ListEvents,
                     request_deserializer=quadro_dot_v1_dot_event__pb2.ListEventsRequest.FromString,
                     response_serializer=quadro_dot_v1_dot_event__pb2.ListEventsResponse.SerializeToString,
+            ),
+            'SubscribeEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.SubscribeEvents,
+                    request_deserializer=quadro_dot_v1_dot_event__pb2.SubscribeEventsRequest.FromString,
+                    response_serializer=quadro_dot_v1_dot_event__pb2.SubscribeEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -94,6 +118,33 @@ class EventService:
             '/quadro.v1.EventService/ListEvents',
             quadro_dot_v1_dot_event__pb2.ListEventsRequest.SerializeToString,
             quadro_dot_v1_dot_event__pb2.ListEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubscribeEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/quadro.v1.EventService/SubscribeEvents',
+            quadro_dot_v1_dot_event__pb2.SubscribeEventsRequest.SerializeToString,
+            quadro_dot_v1_dot_event__pb2.SubscribeEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

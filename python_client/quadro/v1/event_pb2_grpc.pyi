@@ -39,6 +39,16 @@ class EventServiceStub:
     """Lists a board's events after a sequence number, oldest first. Task history and agent
     activity are this call with the `task` or `agent` filter.
     """
+    SubscribeEvents: _grpc.UnaryStreamMultiCallable[_event_pb2.SubscribeEventsRequest, _event_pb2.SubscribeEventsResponse]
+    """Follows one or more boards: first the events after the given sequences (replay),
+    then new ones as they commit, with no gap, duplicate or reordering between the two.
+    Every message carries the position reached on each board, also while nothing
+    matches (progress every `progress_interval_seconds`), so a client resumes from the
+    last positions it received and misses nothing. A subscriber that reads slowly never
+    holds writers back: it is served from the store until it catches up. The stream
+    ends with UNAVAILABLE when the server shuts down; resume on another connection.
+    RESOURCE_EXHAUSTED when the server's or the caller's stream limit is reached.
+    """
 
 @_typing.type_check_only
 class EventServiceAsyncStub(EventServiceStub):
@@ -50,6 +60,16 @@ class EventServiceAsyncStub(EventServiceStub):
     ListEvents: _aio.UnaryUnaryMultiCallable[_event_pb2.ListEventsRequest, _event_pb2.ListEventsResponse]  # type: ignore[assignment]
     """Lists a board's events after a sequence number, oldest first. Task history and agent
     activity are this call with the `task` or `agent` filter.
+    """
+    SubscribeEvents: _aio.UnaryStreamMultiCallable[_event_pb2.SubscribeEventsRequest, _event_pb2.SubscribeEventsResponse]  # type: ignore[assignment]
+    """Follows one or more boards: first the events after the given sequences (replay),
+    then new ones as they commit, with no gap, duplicate or reordering between the two.
+    Every message carries the position reached on each board, also while nothing
+    matches (progress every `progress_interval_seconds`), so a client resumes from the
+    last positions it received and misses nothing. A subscriber that reads slowly never
+    holds writers back: it is served from the store until it catches up. The stream
+    ends with UNAVAILABLE when the server shuts down; resume on another connection.
+    RESOURCE_EXHAUSTED when the server's or the caller's stream limit is reached.
     """
 
 class EventServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -65,6 +85,22 @@ class EventServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_event_pb2.ListEventsResponse, _abc.Awaitable[_event_pb2.ListEventsResponse]]:
         """Lists a board's events after a sequence number, oldest first. Task history and agent
         activity are this call with the `task` or `agent` filter.
+        """
+
+    @_abc_1.abstractmethod
+    def SubscribeEvents(
+        self,
+        request: _event_pb2.SubscribeEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_event_pb2.SubscribeEventsResponse], _abc.AsyncIterator[_event_pb2.SubscribeEventsResponse]]:
+        """Follows one or more boards: first the events after the given sequences (replay),
+        then new ones as they commit, with no gap, duplicate or reordering between the two.
+        Every message carries the position reached on each board, also while nothing
+        matches (progress every `progress_interval_seconds`), so a client resumes from the
+        last positions it received and misses nothing. A subscriber that reads slowly never
+        holds writers back: it is served from the store until it catches up. The stream
+        ends with UNAVAILABLE when the server shuts down; resume on another connection.
+        RESOURCE_EXHAUSTED when the server's or the caller's stream limit is reached.
         """
 
 def add_EventServiceServicer_to_server(servicer: EventServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

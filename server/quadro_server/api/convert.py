@@ -129,3 +129,35 @@ def data_entry(record: DataRecord) -> data_pb2.DataEntry:
     return data_pb2.DataEntry(
         name=record.name, value=value, update_time=timestamp(record.update_time)
     )
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(low | 0x80)
+        else:
+            out.append(low)
+            return bytes(out)
+
+
+# Field 1 of SubscribeEventsResponse (`repeated Event events`), wire type 2 (length-
+# delimited). Repeated fields concatenate, so a message is its encoded events followed by
+# its positions: each event is encoded once, however many subscribers send it.
+_EVENTS_FIELD_TAG = bytes([(1 << 3) | 2])
+
+
+def event_entry(record: EventRecord) -> bytes:
+    """The event as one entry of SubscribeEventsResponse.events, ready to concatenate."""
+    body = event(record).SerializeToString()
+    return _EVENTS_FIELD_TAG + _varint(len(body)) + body
+
+
+def subscription_message(entries: list[bytes], positions: dict[str, int]) -> bytes:
+    """A SubscribeEventsResponse from pre-encoded events and positions by board id."""
+    tail = event_pb2.SubscribeEventsResponse(
+        positions={names.board_name(board): seq for board, seq in positions.items()}
+    ).SerializeToString()
+    return b"".join(entries) + tail

@@ -42,6 +42,19 @@ def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], 
     return deserialize
 
 
+def _bytes_pass_through(serializer: Callable[[Any], bytes] | None) -> Callable[[Any], bytes]:
+    """A stream may yield messages it encoded itself (to encode a shared event once for
+    many subscribers); those go out as they are."""
+
+    def serialize(message: Any) -> bytes:
+        if isinstance(message, bytes):
+            return message
+        assert serializer is not None
+        return serializer(message)
+
+    return serialize
+
+
 def _as_error(request: Any) -> QuadroError | None:
     if isinstance(request, _Undecodable):
         return InvalidArgument(
@@ -82,7 +95,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             return grpc.unary_stream_rpc_method_handler(
                 _wrap_stream(handler.unary_stream),
                 request_deserializer=_tolerant(handler.request_deserializer),
-                response_serializer=handler.response_serializer,
+                response_serializer=_bytes_pass_through(handler.response_serializer),
             )
         return handler
 

@@ -20,6 +20,7 @@ from quadro_server.core.event_filter import EventFilter
 from quadro_server.core.lifecycle import BoardLifecycles, check_custom_profile
 from quadro_server.core.records import BoardRecord
 from quadro_server.storage.base import EventQuery, TaskQuery
+from quadro_server.streaming.subscription import SubscriptionSpec
 
 # --- boards ---------------------------------------------------------------------------
 
@@ -86,8 +87,10 @@ def post_task(request: task_pb2.PostTaskRequest, principal: str) -> commands.Pos
     for i, note in enumerate(notes):
         v.text(f"task.notes[{i}]", note, limits.NOTE_MAX, required=True)
     if notes_size(notes) > limits.NOTES_MAX_BYTES:
-        v.add("task.notes", f"notes total {notes_size(notes)} bytes; the limit is "
-                            f"{limits.NOTES_MAX_BYTES}")  # fmt: skip
+        v.add(
+            "task.notes",
+            f"notes total {notes_size(notes)} bytes; the limit is {limits.NOTES_MAX_BYTES}",
+        )
     labels = check_labels(v, "task.labels", dict(task.labels))
     if task.parent_task:
         v.child("task.parent_task", task.parent_task, "tasks")
@@ -208,8 +211,58 @@ def list_events(request: event_pb2.ListEventsRequest, after: int) -> EventQuery:
     limit = v.page_size(request.page_size)
     if request.after_sequence < 0:
         v.add("after_sequence", "must not be negative")
-    f = request.filter
-    task_id = v.task_ref("filter.task", f.task, board_id) if f.task else ""
+    event_filter = _event_filter(v, request.filter, (board_id,))
+    v.raise_if_any()
+    return EventQuery(
+        board_id=board_id,
+        limit=limit,
+        after_sequence=max(request.after_sequence, after),
+        filter=event_filter,
+    )
+
+
+def subscribe(request: event_pb2.SubscribeEventsRequest) -> SubscriptionSpec:
+    v = Violations()
+    if not 1 <= len(request.boards) <= limits.SUBSCRIPTION_BOARDS_MAX:
+        v.add("boards", f"follow 1 to {limits.SUBSCRIPTION_BOARDS_MAX} boards")
+    boards = tuple(v.board(f"boards[{i}]", name) for i, name in enumerate(request.boards))
+    if len(set(boards)) != len(boards):
+        v.add("boards", "a board is listed twice")
+    after: dict[str, int | None] = dict.fromkeys(boards)
+    for name, sequence in request.after_sequences.items():
+        field = f"after_sequences[{name!r}]"
+        try:
+            board_id = names.parse_board_name(name)
+        except names.InvalidName as exc:
+            v.add(field, str(exc))
+            continue
+        if board_id not in after:
+            v.add(field, "not one of the boards followed")
+        elif sequence < 0:
+            v.add(field, "must not be negative")
+        else:
+            after[board_id] = sequence
+    event_filter = _event_filter(v, request.filter, boards)
+    if not request.include_heartbeats:
+        event_filter = event_filter.without_heartbeats()
+    interval = request.progress_interval_seconds or limits.PROGRESS_INTERVAL_DEFAULT_SECONDS
+    v.int_range("progress_interval_seconds", interval, 1, limits.PROGRESS_INTERVAL_MAX_SECONDS)
+    v.raise_if_any()
+    return SubscriptionSpec(boards, after, event_filter, float(interval))
+
+
+def _event_filter(v: Violations, f: event_pb2.EventFilter, boards: tuple[str, ...]) -> EventFilter:
+    task_id = ""
+    if f.task:
+        if "/" in f.task:
+            ref = v.child("filter.task", f.task, "tasks")
+            if ref.board_id and ref.board_id not in boards:
+                v.add("filter.task", f"task {f.task!r} is not on a board of this request")
+            task_id = ref.child_id
+        elif len(boards) == 1:
+            task_id = v.task_ref("filter.task", f.task, boards[0])
+        else:
+            v.add("filter.task", "with several boards, name the task in full")
     v.optional("filter.agent", f.agent, names.check_agent_id)
     types: list[str] = []
     v.count("filter.event_types", list(f.event_types), limits.EVENT_TYPES_FILTER_MAX)
@@ -221,13 +274,7 @@ def list_events(request: event_pb2.ListEventsRequest, after: int) -> EventQuery:
             types.append(name)
     statuses = v.statuses("filter.statuses", f.statuses)
     task_types = v.patterns("filter.task_types", f.task_types)
-    v.raise_if_any()
-    return EventQuery(
-        board_id=board_id,
-        limit=limit,
-        after_sequence=max(request.after_sequence, after),
-        filter=EventFilter(task_id, f.agent, tuple(types), task_types, statuses),
-    )
+    return EventFilter(task_id, f.agent, tuple(types), task_types, statuses)
 
 
 # --- agents ---------------------------------------------------------------------------

@@ -63,11 +63,14 @@ class RunningServer:
     server: grpc.aio.Server
     port: int
     health: health_aio.HealthServicer
+    ctx: ServiceContext
 
     async def drain(self, grace: float) -> None:
-        """Stop taking calls, let running ones finish for up to `grace` seconds."""
+        """Stop taking calls, end the streams (clients resume elsewhere), let running
+        calls finish for up to `grace` seconds."""
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.ctx.hub.close()
         await self.server.stop(grace)
 
 
@@ -95,7 +98,7 @@ async def start_server(ctx: ServiceContext, address: str) -> RunningServer:
     await server.start()
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, health_servicer)
+    return RunningServer(server, port, health_servicer, ctx)
 
 
 async def serve_until_signalled(

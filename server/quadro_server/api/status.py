@@ -61,8 +61,9 @@ def to_status(error: QuadroError) -> grpc.Status:
         )
     message = error.message
     if violations:
-        message = "; ".join(f"{v.field}: {v.description}" if v.field else v.description
-                            for v in violations)  # fmt: skip
+        message = "; ".join(
+            f"{v.field}: {v.description}" if v.field else v.description for v in violations
+        )
     status = status_pb2.Status(
         code=code_pb2.Code.Value(error.code.value),
         message=clip(message, MESSAGE_MAX_BYTES),

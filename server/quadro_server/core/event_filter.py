@@ -39,8 +39,9 @@ class EventFilter:
         """The same filter, leaving heartbeats out unless its types name them."""
         if self.types:
             return self
-        return EventFilter(self.task_id, self.agent, ALL_BUT_HEARTBEATS, self.task_types,
-                           self.statuses)  # fmt: skip
+        return EventFilter(
+            self.task_id, self.agent, ALL_BUT_HEARTBEATS, self.task_types, self.statuses
+        )
 
     @property
     def matches_everything(self) -> bool:

@@ -8,7 +8,7 @@ call is a batch of one; backends group concurrent calls into one commit.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from quadro_server.core.commands import Command
@@ -23,9 +23,9 @@ from quadro_server.core.records import (
     TaskRecord,
 )
 
-# Called after each commit with the new head sequence of every board the commit wrote
-# events to. Runs on the event loop; must not block.
-CommitListener = Callable[[Mapping[str, int]], None]
+# Called after each commit with the events it wrote, in commit order. Runs on the event
+# loop; must not block.
+CommitListener = Callable[[Sequence[EventRecord]], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,19 +21,58 @@ from quadro_server.core.records import (
 Row = Mapping[str, Any]
 
 TASK_COLUMNS = (
-    "board_id", "task_id", "created_sequence", "task_type", "label", "priority", "status",
-    "profile", "assigned_to", "output", "notes", "labels", "context_snapshot_hash", "attempt",
-    "version", "archived", "heartbeat_time", "create_time", "update_time", "archive_time",
-    "scope", "parent_task", "origin_task",
-)  # fmt: skip
+    "board_id",
+    "task_id",
+    "created_sequence",
+    "task_type",
+    "label",
+    "priority",
+    "status",
+    "profile",
+    "assigned_to",
+    "output",
+    "notes",
+    "labels",
+    "context_snapshot_hash",
+    "attempt",
+    "version",
+    "archived",
+    "heartbeat_time",
+    "create_time",
+    "update_time",
+    "archive_time",
+    "scope",
+    "parent_task",
+    "origin_task",
+)
 EVENT_COLUMNS = (
-    "board_id", "sequence", "task_id", "task_type", "type", "agent", "from_status",
-    "to_status", "payload", "request_id", "principal", "create_time", "attempt", "scope",
-)  # fmt: skip
+    "board_id",
+    "sequence",
+    "task_id",
+    "task_type",
+    "type",
+    "agent",
+    "from_status",
+    "to_status",
+    "payload",
+    "request_id",
+    "principal",
+    "create_time",
+    "attempt",
+    "scope",
+)
 AGENT_COLUMNS = (
-    "board_id", "agent_id", "display_name", "capabilities", "version", "concurrency",
-    "active_tasks", "register_time", "last_seen_time", "scope",
-)  # fmt: skip
+    "board_id",
+    "agent_id",
+    "display_name",
+    "capabilities",
+    "version",
+    "concurrency",
+    "active_tasks",
+    "register_time",
+    "last_seen_time",
+    "scope",
+)
 BOARD_COLUMNS = ("board_id", "spec", "scope", "create_time", "head_sequence")
 
 

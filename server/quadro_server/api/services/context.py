@@ -8,13 +8,16 @@ from typing import TypeVar
 
 import grpc
 
-from quadro import reasons
+from quadro import limits, reasons
+from quadro_server.api import convert
+from quadro_server.api.streams import StreamLimits
 from quadro_server.core import names
 from quadro_server.core.clock import now_us
 from quadro_server.core.engine import Applied
 from quadro_server.core.errors import NotFound
 from quadro_server.core.records import BoardRecord
 from quadro_server.storage.base import Store
+from quadro_server.streaming.hub import EventHub
 
 R = TypeVar("R")
 
@@ -27,6 +30,16 @@ class ServiceContext:
     # An agent not seen for this long (and holding no task) is OFFLINE.
     agent_offline_after_us: int = 60_000_000
     clock: Callable[[], int] = field(default=now_us)
+    # Recent events for live subscribers, fed by the store's commits.
+    hub: EventHub = field(default_factory=lambda: EventHub(convert.event_entry))
+    streams: StreamLimits = field(
+        default_factory=lambda: StreamLimits(
+            limits.STREAMS_PER_SERVER_DEFAULT, limits.STREAMS_PER_PRINCIPAL_DEFAULT
+        )
+    )
+
+    def __post_init__(self) -> None:
+        self.store.add_commit_listener(self.hub.publish)
 
     async def require_board(self, board_id: str) -> BoardRecord:
         """The board, or NOT_FOUND."""

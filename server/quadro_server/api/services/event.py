@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterator
 
 import grpc
 
 from quadro.v1 import event_pb2, event_pb2_grpc
 from quadro_server.api import convert, pagination, requests
 from quadro_server.api.services.context import ServiceContext
+from quadro_server.streaming.subscription import Subscription
 
 Context = grpc.aio.ServicerContext[object, object]
 
 
 class EventService(event_pb2_grpc.EventServiceServicer):
+    """ListEvents reads the log; SubscribeEvents follows it."""
+
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
 
@@ -32,3 +36,23 @@ class EventService(event_pb2_grpc.EventServiceServicer):
             next_page_token=token,
             head_sequence=page.head_sequence,
         )
+
+    async def SubscribeEvents(  # type: ignore[override]
+        self, request: event_pb2.SubscribeEventsRequest, context: Context
+    ) -> AsyncIterator[bytes]:
+        # Yields pre-encoded SubscribeEventsResponse messages (see convert.event_entry);
+        # the error interceptor passes bytes through its serializer untouched.
+        spec = requests.subscribe(request)
+        for board_id in spec.boards:
+            board = await self._ctx.require_board(board_id)
+            requests.check_known_statuses(board, "filter.statuses", spec.filter.statuses)
+        with self._ctx.streams.hold(self._ctx.principal(context)):
+            subscription = Subscription(
+                spec,
+                self._ctx.store,
+                self._ctx.hub,
+                convert.event_entry,
+                convert.subscription_message,
+            )
+            async for message in subscription.messages():
+                yield message

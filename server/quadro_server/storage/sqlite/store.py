@@ -189,7 +189,6 @@ class SqliteStore(Store):
         self._last_now = now
         tx = _Transaction(conn, self._specs)
         outcomes: list[Applied | QuadroError] = []
-        heads: dict[str, int] = {}
         try:
             conn.execute("BEGIN IMMEDIATE")
             for pending in batch:
@@ -203,11 +202,8 @@ class SqliteStore(Store):
                 f"the store could not commit: {exc}", reason=reasons.STORE_UNAVAILABLE
             )
             outcomes = [failure] * len(batch)
-        for outcome in outcomes:
-            if isinstance(outcome, Applied):
-                for event in outcome.events:
-                    heads[event.board_id] = max(heads.get(event.board_id, 0), event.sequence)
-        self._loop.call_soon_threadsafe(self._deliver, batch, outcomes, heads)
+        events = [e for o in outcomes if isinstance(o, Applied) for e in o.events]
+        self._loop.call_soon_threadsafe(self._deliver, batch, outcomes, events)
 
     def _apply_one(
         self, conn: sqlite3.Connection, tx: _Transaction, command: Command, now: int
@@ -233,17 +229,19 @@ class SqliteStore(Store):
         self,
         batch: list[_Pending],
         outcomes: list[Applied | QuadroError],
-        heads: Mapping[str, int],
+        events: list[EventRecord],
     ) -> None:
+        # Listeners first: a caller that was answered and then subscribes must find its
+        # own event in the hub.
+        if events:
+            for listener in self._listeners:
+                try:
+                    listener(events)
+                except Exception:
+                    log.exception("commit listener failed")
         for pending, outcome in zip(batch, outcomes, strict=True):
             if not pending.future.done():
                 pending.future.set_result(outcome)
-        if heads:
-            for listener in self._listeners:
-                try:
-                    listener(heads)
-                except Exception:
-                    log.exception("commit listener failed")
 
     # --- reads ----------------------------------------------------------------------
 

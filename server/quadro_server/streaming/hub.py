@@ -1,0 +1,123 @@
+"""The hub: each board's most recent events in memory, and who to wake when more arrive.
+
+Commits publish their events here, in commit order. Subscribers that are close to the
+head read from memory — every event is encoded for the wire once, however many
+subscribers send it — and subscribers that fell behind the window read from the store
+until they catch up (the same split as etcd's synced and unsynced watchers). Memory is
+bounded by the window, whatever the subscribers do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+
+from quadro_server.core.records import EventRecord
+
+Wake = Callable[[], None]
+Encoder = Callable[[EventRecord], bytes]
+
+
+class Recent:
+    """An event in the window, with its wire form computed on first use."""
+
+    __slots__ = ("_encode", "_wire", "record")
+
+    def __init__(self, record: EventRecord, encode: Encoder) -> None:
+        self.record = record
+        self._encode = encode
+        self._wire: bytes | None = None
+
+    def wire(self) -> bytes:
+        if self._wire is None:
+            self._wire = self._encode(self.record)
+        return self._wire
+
+
+class _Window:
+    """A board's last `size` events, contiguous in sequence."""
+
+    def __init__(self, size: int) -> None:
+        self.events: deque[Recent] = deque(maxlen=size)
+
+    @property
+    def first(self) -> int:
+        return self.events[0].record.sequence
+
+    @property
+    def last(self) -> int:
+        return self.events[-1].record.sequence
+
+    def append(self, recent: Recent) -> None:
+        if self.events and recent.record.sequence != self.last + 1:
+            # Not contiguous (events published out of band): start over from here; the
+            # missing part is read from the store by whoever needs it.
+            self.events.clear()
+        self.events.append(recent)
+
+
+class EventHub:
+    def __init__(self, encode: Encoder, window: int = 8192) -> None:
+        self._encode = encode
+        self._size = window
+        self._windows: dict[str, _Window] = {}
+        self._watchers: dict[str, set[Wake]] = {}
+        self._dirty: set[str] = set()
+        self._flush_scheduled = False
+        self.closing = False
+
+    def publish(self, events: Sequence[EventRecord]) -> None:
+        """Add committed events (in commit order) and wake their boards' watchers, once
+        per loop iteration however many commits arrived in it."""
+        for event in events:
+            window = self._windows.get(event.board_id)
+            if window is None:
+                window = self._windows[event.board_id] = _Window(self._size)
+            window.append(Recent(event, self._encode))
+            self._dirty.add(event.board_id)
+        if self._dirty and not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        dirty, self._dirty = self._dirty, set()
+        woken: set[Wake] = set()
+        for board in dirty:
+            woken.update(self._watchers.get(board, ()))
+        for wake in woken:
+            wake()
+
+    def recent(self, board: str, after: int, limit: int) -> list[Recent] | None:
+        """Up to `limit` events of `board` after sequence `after`, from memory; None when
+        `after` is older than the window (read the store instead)."""
+        window = self._windows.get(board)
+        if window is None or not window.events or after < window.first - 1:
+            return None
+        start = after - window.first + 1
+        if start >= len(window.events):
+            return []
+        return [window.events[i] for i in range(start, min(start + limit, len(window.events)))]
+
+    def watch(self, boards: Iterable[str], wake: Wake) -> None:
+        for board in boards:
+            self._watchers.setdefault(board, set()).add(wake)
+
+    def unwatch(self, boards: Iterable[str], wake: Wake) -> None:
+        for board in boards:
+            watchers = self._watchers.get(board)
+            if watchers is not None:
+                watchers.discard(wake)
+                if not watchers:
+                    del self._watchers[board]
+
+    @property
+    def watcher_count(self) -> int:
+        return sum(len(w) for w in self._watchers.values())
+
+    def close(self) -> None:
+        """The server is shutting down: wake everyone so that their streams end."""
+        self.closing = True
+        for wake in {w for watchers in self._watchers.values() for w in watchers}:
+            wake()

@@ -1,0 +1,126 @@
+"""One subscriber's stream: replay from its positions, then follow the hub, with no gap,
+duplicate or reordering across the switch, and progress while nothing matches.
+
+The loop is pull-based: the subscription asks for what comes after its positions, from
+the hub's window when it is close to the head or from the store when it is not. A slow
+subscriber therefore costs the writers nothing and holds no growing buffer; it simply
+reads from further back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from quadro import limits, reasons
+from quadro_server.core.errors import Unavailable
+from quadro_server.core.event_filter import EventFilter
+from quadro_server.storage.base import EventQuery, Store
+from quadro_server.streaming.hub import Encoder, EventHub
+
+# Builds one wire message from encoded events and the positions reached, by board id.
+Framer = Callable[[list[bytes], dict[str, int]], bytes]
+
+# At most this many events in one message (and at most PAGE_MAX_BYTES of them).
+MAX_EVENTS_PER_MESSAGE = 512
+
+
+@dataclass(frozen=True)
+class SubscriptionSpec:
+    boards: tuple[str, ...]
+    # Per board id: deliver events after this sequence; None starts at the head.
+    after: dict[str, int | None]
+    filter: EventFilter
+    progress_interval: float
+
+
+class Subscription:
+    def __init__(
+        self, spec: SubscriptionSpec, store: Store, hub: EventHub, encode: Encoder, frame: Framer
+    ) -> None:
+        self._spec = spec
+        self._store = store
+        self._hub = hub
+        self._encode = encode
+        self._frame = frame
+        self.positions: dict[str, int] = {}
+
+    async def messages(self) -> AsyncIterator[bytes]:
+        """Wire messages, forever; ends with Unavailable when the server shuts down."""
+        spec = self._spec
+        wake = asyncio.Event()
+        # Watch before reading the heads: whatever commits after this point wakes us.
+        self._hub.watch(spec.boards, wake.set)
+        try:
+            for board in spec.boards:
+                start = spec.after.get(board)
+                if start is None:
+                    found = await self._store.get_board(board)
+                    start = found.head_sequence if found is not None else 0
+                self.positions[board] = start
+            yield self._frame([], dict(self.positions))
+            last_sent = time.monotonic()
+            while not self._hub.closing:
+                wake.clear()
+                chunks, moved = await self._collect()
+                if chunks:
+                    yield self._frame(chunks, dict(self.positions))
+                    last_sent = time.monotonic()
+                    continue
+                if moved:
+                    continue  # scanned past non-matching events; there may be more to read
+                remaining = spec.progress_interval - (time.monotonic() - last_sent)
+                if remaining <= 0:
+                    yield self._frame([], dict(self.positions))
+                    last_sent = time.monotonic()
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), remaining)
+            raise Unavailable(
+                "the server is shutting down; resume elsewhere", reason=reasons.SHUTTING_DOWN
+            )
+        finally:
+            self._hub.unwatch(spec.boards, wake.set)
+
+    async def _collect(self) -> tuple[list[bytes], bool]:
+        """Matching events after the positions, within one message's budget; and whether
+        any position moved."""
+        chunks: list[bytes] = []
+        size = 0
+        moved = False
+        for board in self._spec.boards:
+            room = MAX_EVENTS_PER_MESSAGE - len(chunks)
+            if room <= 0 or size >= limits.PAGE_MAX_BYTES:
+                break
+            after = self.positions[board]
+            recent = self._hub.recent(board, after, room)
+            if recent is not None:
+                for item in recent:
+                    if self._spec.filter.matches(item.record):
+                        wire = item.wire()
+                        if chunks and size + len(wire) > limits.PAGE_MAX_BYTES:
+                            break
+                        chunks.append(wire)
+                        size += len(wire)
+                    self.positions[board] = item.record.sequence
+            else:
+                # Behind the window: the store serves the same filter as a query.
+                page = await self._store.list_events(
+                    EventQuery(board, room, after, self._spec.filter)
+                )
+                for event in page.events:
+                    wire = self._encode(event)
+                    if chunks and size + len(wire) > limits.PAGE_MAX_BYTES:
+                        break
+                    chunks.append(wire)
+                    size += len(wire)
+                    self.positions[board] = event.sequence
+                else:
+                    if len(page.events) < room:
+                        # Nothing else matches up to the head the page was read at.
+                        self.positions[board] = max(self.positions[board], page.head_sequence)
+            moved = moved or self.positions[board] != after
+        return chunks, moved
