@@ -1,35 +1,45 @@
-"""JSON encoding of records and results, for the stored answers of idempotent requests.
+"""Compact JSON for records and results: the stored answers of idempotent requests.
 
-Dataclasses carry their class name under "$"; sequences come back as tuples (every
-sequence in a record is a tuple).
+A registered dataclass is written as `{"$": "ClassName", "v": [field values in order]}`
+(positional, so a stored answer is small and quick to write); sequences come back as
+tuples, since every sequence in a record is a tuple. Dicts inside records (labels,
+payloads) never use the key "$", so the two cannot be confused.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
 from typing import Any
 
-_registry: dict[str, type[Any]] = {}
+_classes: dict[str, type[Any]] = {}
+_field_names: dict[type[Any], tuple[str, ...]] = {}
+_LEAVES = frozenset((str, int, bool, float, type(None)))
 
 
 def register(*classes: type[Any]) -> None:
     for cls in classes:
-        _registry[cls.__name__] = cls
+        _classes[cls.__name__] = cls
+        _field_names[cls] = tuple(f.name for f in dataclasses.fields(cls))
 
 
 def encode(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out: dict[str, Any] = {"$": type(value).__name__}
-        for f in dataclasses.fields(value):
-            out[f.name] = encode(getattr(value, f.name))
-        return out
-    if isinstance(value, (tuple, list)):
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    names = _field_names.get(kind)
+    if names is not None:
+        fields = [getattr(value, n) for n in names]
+        # Most fields are plain values: recurse only into the others.
+        return {
+            "$": kind.__name__,
+            "v": [v if type(v) in _LEAVES else encode(v) for v in fields],
+        }
+    if kind is tuple or kind is list:
         return [encode(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): encode(v) for k, v in value.items()}
-    return value
+    if kind is dict:
+        return {k: encode(v) for k, v in value.items()}
+    raise TypeError(f"cannot encode {kind.__name__}; register it with codec.register")
 
 
 def decode(value: Any) -> Any:
@@ -39,13 +49,19 @@ def decode(value: Any) -> Any:
         type_name = value.get("$")
         if type_name is None:
             return {k: decode(v) for k, v in value.items()}
-        cls = _registry[type_name]
+        cls = _classes[type_name]
+        if "v" in value:
+            return cls(*(decode(v) for v in value["v"]))
+        # The first format, by field name, kept readable for answers stored before.
         return cls(**{k: decode(v) for k, v in value.items() if k != "$"})
     return value
 
 
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(encode(value), separators=(",", ":"), sort_keys=True)
+    return _encoder.encode(encode(value))
 
 
 def loads(text: str) -> Any:

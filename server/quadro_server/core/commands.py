@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from dataclasses import dataclass
 
-from quadro_server.core import codec
 from quadro_server.core.lifecycle import Pair
 
 
@@ -25,14 +23,24 @@ class Command:
 
     def fingerprint(self) -> str:
         """Digest of what the command asks for, request id and principal excluded: a retry
-        must carry the same fingerprint as the first attempt."""
-        fields = {
-            f.name: codec.encode(getattr(self, f.name))
-            for f in dataclasses.fields(self)
-            if f.name not in ("request_id", "principal")
-        }
-        text = json.dumps([type(self).__name__, fields], sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
+        must carry the same fingerprint as the first attempt. Every field is a str, int,
+        None or a tuple of those, whose repr is exact and stable."""
+        names = _asked_fields(type(self))
+        asked = (type(self).__name__, *(getattr(self, n) for n in names))
+        return hashlib.blake2b(repr(asked).encode(), digest_size=16).hexdigest()
+
+
+_asked: dict[type[Command], tuple[str, ...]] = {}
+
+
+def _asked_fields(cls: type[Command]) -> tuple[str, ...]:
+    """The fields that say what a command asks for (cached per class)."""
+    names = _asked.get(cls)
+    if names is None:
+        names = _asked[cls] = tuple(
+            f.name for f in dataclasses.fields(cls) if f.name not in ("request_id", "principal")
+        )
+    return names
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -7,7 +7,6 @@ failure half-way cannot leak into the other commands of the batch.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -42,6 +41,7 @@ from quadro_server.core.records import (
     DataRecord,
     EventRecord,
     TaskRecord,
+    evolve,
 )
 from quadro_server.core.results import (
     AgentResult,
@@ -69,13 +69,20 @@ class Transaction(Protocol):
 
     def insert_board(self, board: BoardRecord) -> None: ...
     def insert_task(self, task: TaskRecord) -> None: ...
-    def update_task(self, task: TaskRecord) -> None: ...
+    def update_task(self, task: TaskRecord, previous: TaskRecord) -> None:
+        """Write `task` over `previous`, the version of it this transaction read (a store
+        may write only what changed)."""
+        ...
+
     def next_sequence(self, board_id: str) -> int:
         """Reserve the board's next event sequence (head + 1) and make it the new head."""
         ...
 
     def append_event(self, event: EventRecord) -> None: ...
-    def put_agent(self, agent: AgentRecord) -> None: ...
+    def put_agent(self, agent: AgentRecord, previous: AgentRecord | None) -> None:
+        """Write `agent`: a new one when `previous` is None, else over `previous`."""
+        ...
+
     def put_data(self, entry: DataRecord) -> None: ...
     def delete_data(self, board_id: str, key: str) -> None: ...
     def put_request(self, request: StoredRequest) -> None: ...
@@ -257,7 +264,7 @@ class Engine:
                 resource=task.name,
                 metadata={"current_status": task.status, "profile": lifecycle.name},
             )
-        applied = self._move(
+        return self._move(
             tx,
             task,
             lifecycle,
@@ -268,10 +275,8 @@ class Engine:
             output=c.output,
             note=c.note,
             context_hash="",
+            seen_by=c.agent,
         )
-        if c.agent:
-            _touch_agent(tx, c.board_id, c.agent, now)
-        return applied
 
     def _move(
         self,
@@ -286,9 +291,10 @@ class Engine:
         output: str | None,
         note: str,
         context_hash: str,
+        seen_by: str = "",
     ) -> Applied:
         """The one path every status change takes: validate, update agents, write the
-        task and exactly one event."""
+        task and exactly one event. `seen_by` is an agent to mark as seen now."""
         if to_status not in lifecycle.statuses:
             raise InvalidArgument.single(
                 "to_status",
@@ -326,10 +332,11 @@ class Engine:
         # self-loop), so the agent losing a slot and the one gaining it are distinct.
         leaving = task.status == IN_PROGRESS and bool(task.assigned_to)
         entering = to_status == IN_PROGRESS
+        agents = _AgentChanges(tx, task.board_id)
         if assignee:
-            _agent(tx, task.board_id, assignee)
+            agents.get(assignee)
         if entering:
-            agent = _agent(tx, task.board_id, new_assignee)
+            agent = agents.get(new_assignee)
             if agent.active_tasks >= agent.concurrency:
                 raise FailedPrecondition(
                     f"agent {new_assignee!r} already holds {agent.active_tasks} task(s) in "
@@ -341,11 +348,14 @@ class Engine:
 
         # Every check passed: write.
         if leaving:
-            _adjust_active(tx, task.board_id, task.assigned_to, -1)
+            agents.change(task.assigned_to, active=-1)
         if entering:
-            _adjust_active(tx, task.board_id, new_assignee, +1)
+            agents.change(new_assignee, active=+1)
+        if seen_by:
+            agents.change(seen_by, seen=now)
+        agents.write()
 
-        updated = dataclasses.replace(
+        updated = evolve(
             task,
             status=to_status,
             assigned_to=new_assignee,
@@ -356,7 +366,7 @@ class Engine:
             version=task.version + 1,
             update_time=now,
         )
-        tx.update_task(updated)
+        tx.update_task(updated, task)
         sequence = tx.next_sequence(task.board_id)
         event = _event(
             updated,
@@ -385,10 +395,10 @@ class Engine:
                 resource=task.name,
                 metadata={"current_status": task.status, "profile": lifecycle.name},
             )
-        archived = dataclasses.replace(
+        archived = evolve(
             task, archived=True, archive_time=now, version=task.version + 1, update_time=now
         )
-        tx.update_task(archived)
+        tx.update_task(archived, task)
         return Applied(TaskResult(archived, None), ())
 
     # --- agents ---------------------------------------------------------------------
@@ -408,7 +418,7 @@ class Engine:
             last_seen_time=now,
             scope=board.scope,
         )
-        tx.put_agent(agent)
+        tx.put_agent(agent, existing)
         return Applied(AgentResult(agent), ())
 
     def _heartbeat(self, tx: Transaction, c: Heartbeat, now: int) -> Applied:
@@ -420,18 +430,19 @@ class Engine:
             if task.assigned_to != c.agent_id:
                 raise _not_assignee(task, c.agent_id)
             _check_expectations(task, "", "", c.attempt)
-        agent = dataclasses.replace(agent, last_seen_time=now)
-        tx.put_agent(agent)
+        seen = evolve(agent, last_seen_time=now)
+        tx.put_agent(seen, agent)
         if task is None:
-            return Applied(HeartbeatResult(agent, None, None), ())
+            return Applied(HeartbeatResult(seen, None, None), ())
         # A heartbeat is liveness, not a change of state: it leaves the etag alone so that
         # a Chief's compare-and-set is not defeated by a worker saying it is alive.
-        task = dataclasses.replace(task, heartbeat_time=now)
-        tx.update_task(task)
+        beating = evolve(task, heartbeat_time=now)
+        tx.update_task(beating, task)
+        task = beating
         sequence = tx.next_sequence(c.board_id)
         event = _event(task, sequence, EventType.TASK_HEARTBEAT, task.status, c.agent_id, c, now)
         tx.append_event(event)
-        return Applied(HeartbeatResult(agent, task, event), (event,))
+        return Applied(HeartbeatResult(seen, task, event), (event,))
 
     # --- data -----------------------------------------------------------------------
 
@@ -491,16 +502,38 @@ def _room_for_note(notes: tuple[str, ...], note: str) -> bool:
     )
 
 
-def _adjust_active(tx: Transaction, board_id: str, agent_id: str, delta: int) -> None:
-    agent = tx.get_agent(board_id, agent_id)
-    if agent is not None:
-        tx.put_agent(dataclasses.replace(agent, active_tasks=max(0, agent.active_tasks + delta)))
+class _AgentChanges:
+    """The agents one move touches: each read once, each written once."""
 
+    def __init__(self, tx: Transaction, board_id: str) -> None:
+        self._tx = tx
+        self._board_id = board_id
+        self._agents: dict[str, AgentRecord] = {}
+        self._read: dict[str, AgentRecord] = {}
+        self._changed: set[str] = set()
 
-def _touch_agent(tx: Transaction, board_id: str, agent_id: str, now: int) -> None:
-    agent = tx.get_agent(board_id, agent_id)
-    if agent is not None:
-        tx.put_agent(dataclasses.replace(agent, last_seen_time=now))
+    def get(self, agent_id: str) -> AgentRecord:
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            agent = _agent(self._tx, self._board_id, agent_id)
+            self._agents[agent_id] = self._read[agent_id] = agent
+        return agent
+
+    def change(self, agent_id: str, *, active: int = 0, seen: int | None = None) -> None:
+        try:
+            agent = self.get(agent_id)
+        except NotFound:
+            return  # an agent that no longer exists has nothing to update
+        self._agents[agent_id] = evolve(
+            agent,
+            active_tasks=max(0, agent.active_tasks + active),
+            last_seen_time=agent.last_seen_time if seen is None else seen,
+        )
+        self._changed.add(agent_id)
+
+    def write(self) -> None:
+        for agent_id in self._changed:
+            self._tx.put_agent(self._agents[agent_id], self._read[agent_id])
 
 
 def _check_expectations(task: TaskRecord, status: str, etag: str, attempt: int) -> None:

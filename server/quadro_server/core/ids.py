@@ -10,4 +10,10 @@ DEFAULT_LENGTH = 5
 
 
 def new_task_id(length: int = DEFAULT_LENGTH) -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    """`length` random base36 characters, from one draw of the system's randomness."""
+    value = secrets.randbits(6 * length)  # 36**n < 2**(6n): every id is reachable
+    chars = []
+    for _ in range(length):
+        value, digit = divmod(value, 36)
+        chars.append(_ALPHABET[digit])
+    return "".join(chars)

@@ -76,8 +76,13 @@ AGENT_COLUMNS = (
 BOARD_COLUMNS = ("board_id", "spec", "scope", "create_time", "head_sequence")
 
 
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if not value:  # most notes, labels and payloads are empty: skip the encoder
+        return "{}" if isinstance(value, dict) else "[]"
+    return _encoder.encode(value)
 
 
 def board_to_row(board: BoardRecord) -> dict[str, Any]:

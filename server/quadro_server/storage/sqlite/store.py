@@ -35,6 +35,7 @@ from quadro_server.core.records import (
     DataRecord,
     EventRecord,
     TaskRecord,
+    evolve,
 )
 from quadro_server.core.results import StoredRequest
 from quadro_server.storage import migrations, rows
@@ -65,6 +66,10 @@ class Durability(enum.Enum):
 
 class _Stop:
     pass
+
+
+class _Unexpected(Exception):
+    """A command failed with something other than a rejection: retry the batch guarded."""
 
 
 _STOP = _Stop()
@@ -149,6 +154,8 @@ class SqliteStore(Store):
             future: asyncio.Future[Applied | QuadroError] = self._loop.create_future()
             self._queue.put(_Pending(command, future))
             futures.append(future)
+        if len(futures) == 1:
+            return [await futures[0]]
         return list(await asyncio.gather(*futures))
 
     def _writer_main(self, ready: asyncio.Future[None]) -> None:
@@ -187,17 +194,18 @@ class SqliteStore(Store):
         assert self._loop is not None
         now = max(now_us(), self._last_now)
         self._last_now = now
-        tx = _Transaction(conn, self._specs)
-        outcomes: list[Applied | QuadroError] = []
+        commands = [pending.command for pending in batch]
+        outcomes: list[Applied | QuadroError]
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for pending in batch:
-                outcomes.append(self._apply_one(conn, tx, pending.command, now))
-            conn.execute("COMMIT")
+            try:
+                outcomes = self._transaction(conn, commands, now, guarded=False)
+            except _Unexpected:
+                # A command failed half-way (a bug, or the database refused a statement):
+                # redo the batch with a savepoint around each command, so that only that
+                # command fails and the others commit.
+                outcomes = self._transaction(conn, commands, now, guarded=True)
         except sqlite3.Error as exc:
             log.error("commit of %d command(s) failed: %s", len(batch), exc)
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
             failure = Unavailable(
                 f"the store could not commit: {exc}", reason=reasons.STORE_UNAVAILABLE
             )
@@ -205,15 +213,46 @@ class SqliteStore(Store):
         events = [e for o in outcomes if isinstance(o, Applied) for e in o.events]
         self._loop.call_soon_threadsafe(self._deliver, batch, outcomes, events)
 
-    def _apply_one(
+    def _transaction(
+        self, conn: sqlite3.Connection, commands: list[Command], now: int, *, guarded: bool
+    ) -> list[Applied | QuadroError]:
+        """Apply the commands in one transaction. Unguarded, a rejected command needs no
+        undo — the engine checks everything before its first write — so no savepoints
+        are taken; anything else unexpected aborts the attempt with _Unexpected."""
+        outcomes: list[Applied | QuadroError] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            tx = _Transaction(conn, self._specs, [c.request_id for c in commands if c.request_id])
+            for command in commands:
+                if guarded:
+                    outcomes.append(self._apply_guarded(conn, tx, command, now))
+                    continue
+                try:
+                    outcomes.append(self._engine.apply(tx, command, now))
+                except QuadroError as exc:
+                    outcomes.append(exc)
+                except Exception as exc:
+                    raise _Unexpected from exc
+            tx.flush()
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self._specs.update(tx.new_specs)
+        return outcomes
+
+    def _apply_guarded(
         self, conn: sqlite3.Connection, tx: _Transaction, command: Command, now: int
     ) -> Applied | QuadroError:
         conn.execute("SAVEPOINT command")
+        mark = tx.mark()
         try:
             applied = self._engine.apply(tx, command, now)
         except QuadroError as exc:
             conn.execute("ROLLBACK TO command")
             conn.execute("RELEASE command")
+            tx.rewind(mark)
             return exc
         except sqlite3.Error:
             raise  # the transaction itself is in trouble: fail the whole batch
@@ -221,6 +260,7 @@ class SqliteStore(Store):
             log.exception("command %s failed unexpectedly", type(command).__name__)
             conn.execute("ROLLBACK TO command")
             conn.execute("RELEASE command")
+            tx.rewind(mark)
             return Internal(f"internal error: {type(exc).__name__}", reason=reasons.INTERNAL)
         conn.execute("RELEASE command")
         return applied
@@ -368,14 +408,52 @@ class SqliteStore(Store):
 
 
 class _Transaction:
-    """The engine's view of the writer connection inside an open transaction."""
+    """The engine's view of the writer connection inside an open transaction.
 
-    def __init__(self, conn: sqlite3.Connection, specs: dict[str, BoardRecord]) -> None:
+    It keeps in memory what a batch would otherwise read or write again and again: the
+    boards' head sequences (written back once per board by `flush`, before COMMIT), the
+    idempotency records of the batch's request ids (read in one query), and the specs
+    of boards created in the batch. `mark` and `rewind` save and restore that memory
+    around a savepoint.
+    """
+
+    def __init__(
+        self, conn: sqlite3.Connection, specs: dict[str, BoardRecord], request_ids: list[str]
+    ) -> None:
         self._conn = conn
+        # Specs of committed boards, shared across transactions (boards never change).
         self._specs = specs
+        self.new_specs: dict[str, BoardRecord] = {}
+        self._heads: dict[str, int] = {}
+        self._requests = _read_requests(conn, request_ids)
+
+    def mark(self) -> tuple[dict[str, BoardRecord], dict[str, int], dict[str, Any]]:
+        return dict(self.new_specs), dict(self._heads), dict(self._requests)
+
+    def rewind(self, mark: tuple[dict[str, BoardRecord], dict[str, int], dict[str, Any]]) -> None:
+        self.new_specs, self._heads, self._requests = (dict(m) for m in mark)
+
+    def flush(self) -> None:
+        """Write the heads reached in this transaction."""
+        for board_id, head in self._heads.items():
+            self._conn.execute(
+                "UPDATE boards SET head_sequence = ? WHERE board_id = ? AND head_sequence < ?",
+                (head, board_id, head),
+            )
 
     def get_board(self, board_id: str) -> BoardRecord | None:
-        return _get_board(self._conn, self._specs, board_id)
+        """The board's spec. Its head_sequence is not kept current inside a transaction:
+        sequences come from next_sequence."""
+        spec = self.new_specs.get(board_id) or self._specs.get(board_id)
+        if spec is None:
+            row = self._conn.execute(
+                "SELECT * FROM boards WHERE board_id = ?", (board_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            # Not created in this transaction (that would be in new_specs): committed.
+            spec = self._specs[board_id] = rows.board_from_row(row)
+        return spec
 
     def get_task(self, board_id: str, task_id: str) -> TaskRecord | None:
         return _get_task(self._conn, board_id, task_id)
@@ -387,37 +465,52 @@ class _Transaction:
         return _get_data(self._conn, board_id, key)
 
     def get_request(self, request_id: str) -> StoredRequest | None:
-        row = self._conn.execute(
-            "SELECT * FROM requests WHERE request_id = ?", (request_id,)
-        ).fetchone()
-        if row is None:
-            return None
-        return StoredRequest(
-            row["request_id"], row["fingerprint"], row["result"], row["create_time"]
-        )
+        if request_id not in self._requests:
+            self._requests.update(_read_requests(self._conn, [request_id]))
+        stored: StoredRequest | None = self._requests[request_id]
+        return stored
 
     def insert_board(self, board: BoardRecord) -> None:
         _insert(self._conn, "boards", rows.board_to_row(board))
+        self.new_specs[board.board_id] = board
 
     def insert_task(self, task: TaskRecord) -> None:
         _insert(self._conn, "tasks", rows.task_to_row(task))
 
-    def update_task(self, task: TaskRecord) -> None:
-        _insert(self._conn, "tasks", rows.task_to_row(task), replace=True)
+    def update_task(self, task: TaskRecord, previous: TaskRecord) -> None:
+        _update(
+            self._conn,
+            "tasks",
+            ("board_id", "task_id"),
+            rows.task_to_row(task),
+            _changed(task, previous, rows.TASK_COLUMNS),
+        )
 
     def next_sequence(self, board_id: str) -> int:
-        row = self._conn.execute(
-            "UPDATE boards SET head_sequence = head_sequence + 1 WHERE board_id = ? "
-            "RETURNING head_sequence",
-            (board_id,),
-        ).fetchone()
-        return int(row[0])
+        head = self._heads.get(board_id)
+        if head is None:
+            row = self._conn.execute(
+                "SELECT head_sequence FROM boards WHERE board_id = ?", (board_id,)
+            ).fetchone()
+            head = int(row[0])
+        self._heads[board_id] = head + 1
+        return head + 1
 
     def append_event(self, event: EventRecord) -> None:
         _insert(self._conn, "events", rows.event_to_row(event))
 
-    def put_agent(self, agent: AgentRecord) -> None:
-        _insert(self._conn, "agents", rows.agent_to_row(agent), replace=True)
+    def put_agent(self, agent: AgentRecord, previous: AgentRecord | None) -> None:
+        row = rows.agent_to_row(agent)
+        if previous is None:
+            _insert(self._conn, "agents", row)
+        else:
+            _update(
+                self._conn,
+                "agents",
+                ("board_id", "agent_id"),
+                row,
+                _changed(agent, previous, rows.AGENT_COLUMNS),
+            )
 
     def put_data(self, entry: DataRecord) -> None:
         self._conn.execute(
@@ -438,18 +531,69 @@ class _Transaction:
             "VALUES (?, ?, ?, ?)",
             (request.request_id, request.fingerprint, request.result_json, request.create_time),
         )
+        self._requests[request.request_id] = request
+
+
+def _read_requests(conn: sqlite3.Connection, request_ids: list[str]) -> dict[str, Any]:
+    """The stored records of these request ids (None for the unknown ones), in one query."""
+    found: dict[str, Any] = dict.fromkeys(request_ids)
+    if request_ids:
+        marks = ", ".join("?" * len(request_ids))
+        for row in conn.execute(
+            f"SELECT request_id, fingerprint, result, create_time FROM requests "
+            f"WHERE request_id IN ({marks})",
+            request_ids,
+        ):
+            found[row[0]] = StoredRequest(row[0], row[1], row[2], row[3])
+    return found
 
 
 # --- shared SQL -----------------------------------------------------------------------
 
 
+def _changed(new: object, old: object, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns whose record field differs (columns are named after the fields)."""
+    return tuple(c for c in columns if getattr(new, c) != getattr(old, c))
+
+
+_update_sql: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
+
+
+def _update(
+    conn: sqlite3.Connection,
+    table: str,
+    keys: tuple[str, ...],
+    row: Mapping[str, Any],
+    changed: tuple[str, ...],
+) -> None:
+    """UPDATE only the changed columns: SQLite then maintains only the indexes that
+    cover them, where INSERT OR REPLACE would rewrite the row in every index."""
+    if not changed:
+        return
+    key = (table, keys, changed)
+    sql = _update_sql.get(key)
+    if sql is None:
+        assignments = ", ".join(f"{c} = ?" for c in changed)
+        where = " AND ".join(f"{k} = ?" for k in keys)
+        sql = _update_sql[key] = f"UPDATE {table} SET {assignments} WHERE {where}"
+    conn.execute(sql, (*(row[c] for c in changed), *(row[k] for k in keys)))
+
+
+_insert_sql: dict[tuple[str, tuple[str, ...], bool], str] = {}
+
+
 def _insert(
     conn: sqlite3.Connection, table: str, row: Mapping[str, Any], *, replace: bool = False
 ) -> None:
-    verb = "INSERT OR REPLACE" if replace else "INSERT"
-    columns = ", ".join(row)
-    marks = ", ".join("?" * len(row))
-    conn.execute(f"{verb} INTO {table} ({columns}) VALUES ({marks})", tuple(row.values()))
+    columns = tuple(row)
+    key = (table, columns, replace)
+    sql = _insert_sql.get(key)
+    if sql is None:
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        sql = _insert_sql[key] = (
+            f"{verb} INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        )
+    conn.execute(sql, tuple(row.values()))
 
 
 def _get_board(
@@ -462,7 +606,7 @@ def _get_board(
     spec = specs.get(board_id)
     if spec is None:
         spec = specs[board_id] = rows.board_from_row(row)
-    return dataclasses.replace(spec, head_sequence=row["head_sequence"])
+    return evolve(spec, head_sequence=row["head_sequence"])
 
 
 def _get_task(conn: sqlite3.Connection, board_id: str, task_id: str) -> TaskRecord | None:
