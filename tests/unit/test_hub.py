@@ -1,17 +1,24 @@
-"""The hub's window: what it serves from memory, when it sends readers to the store, and
-whom it wakes."""
+"""The hub's window: what it serves from memory, when it sends readers to the store,
+whom it wakes, and that readers at the same place share one scan."""
 
 from __future__ import annotations
 
 import asyncio
 
+from quadro_server.core.event_filter import EventFilter
 from quadro_server.core.records import EventRecord
 from quadro_server.streaming.hub import EventHub
 
+EVERYTHING = EventFilter()
 
-def event(board: str, sequence: int) -> EventRecord:
-    return EventRecord(board, sequence, "t", "type", "task_posted", "", "", "UNASSIGNED", {}, "",
-                       "p", 0, 0, "")  # fmt: skip
+
+def event(board: str, sequence: int, task_type: str = "t") -> EventRecord:
+    return EventRecord(board, sequence, "t", task_type, "task_posted", "", "", "UNASSIGNED", {},
+                       "", "p", 0, 0, "")  # fmt: skip
+
+
+def encode_sequence(e: EventRecord) -> bytes:
+    return bytes([e.sequence])
 
 
 async def test_window_serves_recent_events_and_refers_older_reads_to_the_store() -> None:
@@ -19,30 +26,58 @@ async def test_window_serves_recent_events_and_refers_older_reads_to_the_store()
 
     def encode(e: EventRecord) -> bytes:
         encoded.append(e.sequence)
-        return b"x"
+        return bytes([e.sequence])
 
     hub = EventHub(encode, window=3)
-    assert hub.recent("b", 0, 10) is None, "nothing in memory yet"
+    assert hub.scan("b", 0, EVERYTHING, 10, 1000) is None, "nothing in memory yet"
     hub.publish([event("b", s) for s in range(1, 6)])
-    assert hub.recent("b", 1, 10) is None, "1 left the window (3, 4, 5 remain)"
-    recent = hub.recent("b", 2, 10)
-    assert recent is not None
-    assert [r.record.sequence for r in recent] == [3, 4, 5]
-    assert [r.record.sequence for r in hub.recent("b", 3, 1) or []] == [4]
-    assert hub.recent("b", 5, 10) == []
-    assert recent[0].wire() == recent[0].wire() == b"x"
-    assert encoded == [3], "each event is encoded once, on first use"
+    assert hub.scan("b", 1, EVERYTHING, 10, 1000) is None, "1 left the window (3, 4, 5 remain)"
+    scan = hub.scan("b", 2, EVERYTHING, 10, 1000)
+    assert scan is not None
+    assert (scan.wire, scan.count, scan.position) == (bytes([3, 4, 5]), 3, 5)
+    limited = hub.scan("b", 3, EVERYTHING, 1, 1000)
+    assert limited is not None
+    assert (limited.wire, limited.position) == (bytes([4]), 4)
+    caught_up = hub.scan("b", 5, EVERYTHING, 10, 1000)
+    assert caught_up is not None
+    assert (caught_up.count, caught_up.position) == (0, 5)
+    assert sorted(encoded) == [3, 4, 5], "each event is encoded once, on first use"
+
+
+async def test_filters_advance_the_position_past_what_they_skip() -> None:
+    hub = EventHub(encode_sequence, window=10)
+    hub.publish([event("b", 1, "a"), event("b", 2, "x"), event("b", 3, "a"), event("b", 4, "x")])
+    scan = hub.scan("b", 0, EventFilter(task_types=("x",)), 10, 1000)
+    assert scan is not None
+    assert (scan.wire, scan.position) == (bytes([2, 4]), 4)
+    small = hub.scan("b", 0, EventFilter(task_types=("x",)), 10, 1)
+    assert small is not None
+    assert (small.wire, small.position) == (bytes([2]), 3), "the byte budget stops the scan"
+
+
+async def test_readers_at_the_same_place_share_one_scan() -> None:
+    hub = EventHub(encode_sequence, window=10)
+    hub.publish([event("b", 1), event("b", 2)])
+    first = hub.scan("b", 0, EVERYTHING, 10, 1000)
+    assert hub.scan("b", 0, EVERYTHING, 10, 1000) is first
+    hub.publish([event("b", 3)])
+    later = hub.scan("b", 0, EVERYTHING, 10, 1000)
+    assert later is not first, "a new head is a new scan"
+    assert later is not None
+    assert later.position == 3
 
 
 async def test_a_gap_restarts_the_window() -> None:
-    hub = EventHub(lambda e: b"", window=10)
+    hub = EventHub(encode_sequence, window=10)
     hub.publish([event("b", 1), event("b", 2), event("b", 7)])
-    assert hub.recent("b", 2, 10) is None
-    assert [r.record.sequence for r in hub.recent("b", 6, 10) or []] == [7]
+    assert hub.scan("b", 2, EVERYTHING, 10, 1000) is None
+    scan = hub.scan("b", 6, EVERYTHING, 10, 1000)
+    assert scan is not None
+    assert scan.wire == bytes([7])
 
 
 async def test_wakes_watchers_of_the_board_once_per_loop_iteration() -> None:
-    hub = EventHub(lambda e: b"", window=10)
+    hub = EventHub(encode_sequence, window=10)
     woken: list[str] = []
     hub.watch(["a"], lambda: woken.append("a"))
     hub.watch(["a", "b"], lambda: woken.append("ab"))

@@ -10,12 +10,17 @@ bounded by the window, whatever the subscribers do.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
+from quadro_server.core.event_filter import EventFilter
 from quadro_server.core.records import EventRecord
 
 Wake = Callable[[], None]
+
+# Distinct (board, position, filter, head) scans remembered for sharing.
+_SCANS_KEPT = 4096
 Encoder = Callable[[EventRecord], bytes]
 
 
@@ -57,11 +62,24 @@ class _Window:
         self.events.append(recent)
 
 
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """What a reader at some position gets from the window: the matching events, already
+    encoded and joined, how many they are, and the position the scan reached."""
+
+    wire: bytes
+    count: int
+    position: int
+
+
 class EventHub:
     def __init__(self, encode: Encoder, window: int = 8192) -> None:
         self._encode = encode
         self._size = window
         self._windows: dict[str, _Window] = {}
+        # Readers that wake together usually sit at the same position with the same
+        # filter: each distinct scan is computed once per head and shared.
+        self._scans: OrderedDict[tuple[object, ...], Scan] = OrderedDict()
         self._watchers: dict[str, set[Wake]] = {}
         self._dirty: set[str] = set()
         self._flush_scheduled = False
@@ -89,16 +107,36 @@ class EventHub:
         for wake in woken:
             wake()
 
-    def recent(self, board: str, after: int, limit: int) -> list[Recent] | None:
-        """Up to `limit` events of `board` after sequence `after`, from memory; None when
-        `after` is older than the window (read the store instead)."""
+    def scan(
+        self, board: str, after: int, event_filter: EventFilter, max_events: int, max_bytes: int
+    ) -> Scan | None:
+        """The events of `board` after `after` that match, from memory, within the limits;
+        None when `after` is older than the window (read the store instead)."""
         window = self._windows.get(board)
         if window is None or not window.events or after < window.first - 1:
             return None
+        key = (board, after, window.last, event_filter, max_events, max_bytes)
+        found = self._scans.get(key)
+        if found is not None:
+            return found
+        chunks: list[bytes] = []
+        size = 0
+        position = after
         start = after - window.first + 1
-        if start >= len(window.events):
-            return []
-        return [window.events[i] for i in range(start, min(start + limit, len(window.events)))]
+        for i in range(start, min(start + max_events, len(window.events))):
+            item = window.events[i]
+            if event_filter.matches(item.record):
+                wire = item.wire()
+                if chunks and size + len(wire) > max_bytes:
+                    break
+                chunks.append(wire)
+                size += len(wire)
+            position = item.record.sequence
+        result = Scan(b"".join(chunks), len(chunks), position)
+        self._scans[key] = result
+        if len(self._scans) > _SCANS_KEPT:
+            self._scans.popitem(last=False)
+        return result
 
     def watch(self, boards: Iterable[str], wake: Wake) -> None:
         for board in boards:

@@ -89,23 +89,22 @@ class Subscription:
         """Matching events after the positions, within one message's budget; and whether
         any position moved."""
         chunks: list[bytes] = []
+        count = 0
         size = 0
         moved = False
         for board in self._spec.boards:
-            room = MAX_EVENTS_PER_MESSAGE - len(chunks)
-            if room <= 0 or size >= limits.PAGE_MAX_BYTES:
+            room = MAX_EVENTS_PER_MESSAGE - count
+            budget = limits.PAGE_MAX_BYTES - size
+            if room <= 0 or budget <= 0:
                 break
             after = self.positions[board]
-            recent = self._hub.recent(board, after, room)
-            if recent is not None:
-                for item in recent:
-                    if self._spec.filter.matches(item.record):
-                        wire = item.wire()
-                        if chunks and size + len(wire) > limits.PAGE_MAX_BYTES:
-                            break
-                        chunks.append(wire)
-                        size += len(wire)
-                    self.positions[board] = item.record.sequence
+            scan = self._hub.scan(board, after, self._spec.filter, room, budget)
+            if scan is not None:
+                if scan.count:
+                    chunks.append(scan.wire)
+                    count += scan.count
+                    size += len(scan.wire)
+                self.positions[board] = scan.position
             else:
                 # Behind the window: the store serves the same filter as a query.
                 page = await self._store.list_events(
@@ -113,9 +112,10 @@ class Subscription:
                 )
                 for event in page.events:
                     wire = self._encode(event)
-                    if chunks and size + len(wire) > limits.PAGE_MAX_BYTES:
+                    if count and size + len(wire) > limits.PAGE_MAX_BYTES:
                         break
                     chunks.append(wire)
+                    count += 1
                     size += len(wire)
                     self.positions[board] = event.sequence
                 else:
