@@ -249,3 +249,46 @@ async def test_store_filters_agree_with_live_filters(store: Store) -> None:
         query = EventQuery(board_id="b", limit=1000, filter=event_filter)
         from_store = (await store.list_events(query)).events
         assert from_store == [e for e in everything if event_filter.matches(e)], event_filter
+
+
+async def test_leases_elect_one_holder_and_fence_off_a_deposed_one(store: Store) -> None:
+    from quadro_server.core.commands import LeaseKey
+    from quadro_server.core.results import LeaseResult
+
+    async def acquire(holder: str, ttl_us: int) -> LeaseResult:
+        applied = await store.execute(c.AcquireLease(name="job", holder=holder, ttl_us=ttl_us))
+        assert isinstance(applied.result, LeaseResult)
+        return applied.result
+
+    first = await acquire("a", 60_000_000)
+    assert first.lease is not None
+    assert first.lease.epoch == 1
+    refused = await acquire("b", 60_000_000)
+    assert refused.lease is None
+    assert refused.holder == "a", "it says who holds it"
+    renewed = await acquire("a", 1)  # renewed with a lease that expires at once
+    assert renewed.lease is not None
+    assert renewed.lease.epoch == 1
+    taken = await acquire("b", 60_000_000)
+    assert taken.lease is not None
+    assert taken.lease.epoch == 2
+    await setup_board(store)
+    deposed = LeaseKey("job", "a", 1)
+    with pytest.raises(FailedPrecondition) as lost:
+        await store.execute(c.ExpireRequests(before=2**62, lease=deposed))
+    assert lost.value.reason == "LEASE_LOST"
+    leader = LeaseKey("job", "b", 2)
+    done = await store.execute(c.ExpireRequests(before=0, lease=leader))
+    assert done.result == ExpiredResult(0)
+
+
+async def test_event_times_never_decrease_along_a_board(store: Store, backend: Backend) -> None:
+    await setup_board(store)
+    await store.execute(c.PostTask(board_id="b", task_type="t", label="first"))
+    # A clock that stepped back (another replica's, or this one's after a restart):
+    # simulate it by moving the board's last event time into the future.
+    backend.raw_sql("UPDATE boards SET head_time = head_time + 3600000000 WHERE board_id = 'b'")
+    await store.execute(c.PostTask(board_id="b", task_type="t", label="second"))
+    events = (await store.list_events(EventQuery(board_id="b", limit=10))).events
+    assert [e.sequence for e in events] == [1, 2]
+    assert events[1].create_time >= events[0].create_time + 3600000000

@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -118,7 +121,8 @@ async def serve_until_signalled(
             loop.add_signal_handler(sig, stop.set)
     await store.start()
     running = await start_server(ctx, address)
-    housekeeping = asyncio.create_task(run_housekeeping(store), name="housekeeping")
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    housekeeping = asyncio.create_task(run_housekeeping(store, holder), name="housekeeping")
     if on_ready is not None:
         on_ready(running.port)
     try:

@@ -14,12 +14,24 @@ from dataclasses import dataclass
 from quadro_server.core.lifecycle import Pair
 
 
+@dataclass(frozen=True, slots=True)
+class LeaseKey:
+    """Proof of leadership a command carries: it is applied only if this holder still
+    holds the lease at this epoch (checked in the command's own transaction)."""
+
+    name: str
+    holder: str
+    epoch: int
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Command:
     # Idempotency key; empty disables deduplication.
     request_id: str = ""
     # Who asked, as authenticated by the server.
     principal: str = ""
+    # For the work of singleton jobs: the lease the command is applied under.
+    lease: LeaseKey | None = None
 
     def fingerprint(self) -> str:
         """Digest of what the command asks for, request id and principal excluded: a retry
@@ -38,7 +50,9 @@ def _asked_fields(cls: type[Command]) -> tuple[str, ...]:
     names = _asked.get(cls)
     if names is None:
         names = _asked[cls] = tuple(
-            f.name for f in dataclasses.fields(cls) if f.name not in ("request_id", "principal")
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.name not in ("request_id", "principal", "lease")
         )
     return names
 
@@ -137,3 +151,12 @@ class ExpireRequests(Command):
     (microseconds). A retry arriving after that is treated as a new request."""
 
     before: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AcquireLease(Command):
+    """Take, renew or (after expiry) take over the lease `name` for `ttl_us`."""
+
+    name: str
+    holder: str
+    ttl_us: int

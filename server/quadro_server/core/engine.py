@@ -7,19 +7,20 @@ failure half-way cannot leak into the other commands of the batch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from quadro import limits, reasons
 from quadro_server.core import codec, ids, names
 from quadro_server.core.commands import (
+    AcquireLease,
     ArchiveTask,
     Command,
     CreateBoard,
     DeleteData,
     ExpireRequests,
     Heartbeat,
+    LeaseKey,
     PostResult,
     PostTask,
     PutData,
@@ -40,6 +41,7 @@ from quadro_server.core.records import (
     BoardRecord,
     DataRecord,
     EventRecord,
+    LeaseRecord,
     TaskRecord,
     evolve,
 )
@@ -50,6 +52,7 @@ from quadro_server.core.results import (
     DeleteDataResult,
     ExpiredResult,
     HeartbeatResult,
+    LeaseResult,
     Result,
     StoredRequest,
     TaskResult,
@@ -74,9 +77,18 @@ class Transaction(Protocol):
         may write only what changed)."""
         ...
 
-    def next_sequence(self, board_id: str) -> int:
-        """Reserve the board's next event sequence (head + 1) and make it the new head."""
+    def next_event(self, board_id: str, now: int) -> tuple[int, int]:
+        """Reserve the board's next event: its sequence (head + 1, which becomes the new
+        head) and its time, `now` or the board's last event time if that is later, so
+        that times never decrease along a board's log whatever the clocks of replicas."""
         ...
+
+    def new_task_id(self, length: int) -> str:
+        """A candidate id for a task (random; the engine checks it is free)."""
+        ...
+
+    def get_lease(self, name: str) -> LeaseRecord | None: ...
+    def put_lease(self, lease: LeaseRecord) -> None: ...
 
     def append_event(self, event: EventRecord) -> None: ...
     def put_agent(self, agent: AgentRecord, previous: AgentRecord | None) -> None:
@@ -106,12 +118,11 @@ _ID_ATTEMPTS = 16
 
 
 class Engine:
-    def __init__(self, new_task_id: Callable[[], str] = ids.new_task_id) -> None:
-        self._new_task_id = new_task_id
-
     def apply(self, tx: Transaction, command: Command, now: int) -> Applied:
         """Apply a command at time `now`; raises a QuadroError, having written nothing,
         when the command is rejected."""
+        if command.lease is not None:
+            _check_lease(tx, command.lease, now)
         if command.request_id:
             stored = tx.get_request(command.request_id)
             fingerprint = command.fingerprint()
@@ -148,6 +159,8 @@ class Engine:
                 return self._delete_data(tx, command)
             case ExpireRequests():
                 return Applied(ExpiredResult(tx.delete_requests_before(command.before)), ())
+            case AcquireLease():
+                return self._acquire_lease(tx, command, now)
         raise TypeError(f"unknown command {type(command).__name__}")
 
     # --- boards ---------------------------------------------------------------------
@@ -188,7 +201,7 @@ class Engine:
                 raise NotFound(c.parent_task, reason=reasons.TASK_NOT_FOUND)
             origin = parent.origin_task
         profile = board.lifecycles().profile_name_for(c.task_type)
-        sequence = tx.next_sequence(c.board_id)
+        sequence, at = tx.next_event(c.board_id, now)
         task = TaskRecord(
             board_id=c.board_id,
             task_id=task_id,
@@ -215,15 +228,13 @@ class Engine:
             created_sequence=sequence,
         )
         tx.insert_task(task)
-        event = _event(task, sequence, EventType.TASK_POSTED, "", "", c, now)
+        event = _event(task, sequence, EventType.TASK_POSTED, "", "", c, at)
         tx.append_event(event)
         return Applied(TaskResult(task, event), (event,))
 
     def _free_task_id(self, tx: Transaction, board_id: str) -> str:
         for attempt in range(_ID_ATTEMPTS * 4):
-            candidate = self._new_task_id()
-            if attempt >= _ID_ATTEMPTS:
-                candidate += self._new_task_id()[: 1 + attempt // _ID_ATTEMPTS]
+            candidate = tx.new_task_id(ids.DEFAULT_LENGTH + attempt // _ID_ATTEMPTS)
             if tx.get_task(board_id, candidate) is None:
                 return candidate
         raise FailedPrecondition(  # pragma: no cover - needs billions of tasks on a board
@@ -367,7 +378,7 @@ class Engine:
             update_time=now,
         )
         tx.update_task(updated, task)
-        sequence = tx.next_sequence(task.board_id)
+        sequence, at = tx.next_event(task.board_id, now)
         event = _event(
             updated,
             sequence,
@@ -375,7 +386,7 @@ class Engine:
             task.status,
             new_assignee or task.assigned_to,
             command,
-            now,
+            at,
             note=note,
         )
         tx.append_event(event)
@@ -439,10 +450,27 @@ class Engine:
         beating = evolve(task, heartbeat_time=now)
         tx.update_task(beating, task)
         task = beating
-        sequence = tx.next_sequence(c.board_id)
-        event = _event(task, sequence, EventType.TASK_HEARTBEAT, task.status, c.agent_id, c, now)
+        sequence, at = tx.next_event(c.board_id, now)
+        event = _event(task, sequence, EventType.TASK_HEARTBEAT, task.status, c.agent_id, c, at)
         tx.append_event(event)
         return Applied(HeartbeatResult(seen, task, event), (event,))
+
+    # --- leases ---------------------------------------------------------------------
+
+    def _acquire_lease(self, tx: Transaction, c: AcquireLease, now: int) -> Applied:
+        """Take or renew a lease. A holder renewing keeps its epoch; a new holder, once
+        the previous lease has expired, gets the next epoch, which fences the previous
+        holder's later writes off."""
+        current = tx.get_lease(c.name)
+        if current is not None and current.holder != c.holder and current.expires_at > now:
+            return Applied(LeaseResult(None, current.holder), ())
+        if current is not None and current.holder == c.holder and current.expires_at > now:
+            epoch = current.epoch
+        else:
+            epoch = current.epoch + 1 if current is not None else 1
+        lease = LeaseRecord(c.name, c.holder, epoch, now + c.ttl_us)
+        tx.put_lease(lease)
+        return Applied(LeaseResult(lease, c.holder), ())
 
     # --- data -----------------------------------------------------------------------
 
@@ -536,6 +564,21 @@ class _AgentChanges:
             self._tx.put_agent(self._agents[agent_id], self._read[agent_id])
 
 
+def _check_lease(tx: Transaction, lease: LeaseKey, now: int) -> None:
+    current = tx.get_lease(lease.name)
+    if (
+        current is None
+        or current.holder != lease.holder
+        or current.epoch != lease.epoch
+        or current.expires_at <= now
+    ):
+        raise FailedPrecondition(
+            f"{lease.holder} no longer holds the lease {lease.name!r} (epoch {lease.epoch})",
+            reason=reasons.LEASE_LOST,
+            metadata={"lease": lease.name, "epoch": str(lease.epoch)},
+        )
+
+
 def _check_expectations(task: TaskRecord, status: str, etag: str, attempt: int) -> None:
     """Compare-and-set and fencing checks, in that order."""
     if status and task.status != status:
@@ -579,7 +622,7 @@ def _event(
     from_status: str,
     agent: str,
     command: Command,
-    now: int,
+    at: int,
     *,
     note: str = "",
 ) -> EventRecord:
@@ -598,7 +641,7 @@ def _event(
         payload=payload,
         request_id=command.request_id,
         principal=command.principal,
-        create_time=now,
+        create_time=at,
         attempt=task.attempt,
         scope=task.scope,
     )

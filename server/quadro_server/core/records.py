@@ -165,3 +165,13 @@ class DataRecord:
 def is_internal_key(key: str) -> bool:
     """Keys starting with `_` are internal: never listed."""
     return key.startswith("_")
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRecord:
+    """Leadership of a singleton job: who holds it, since which epoch, until when."""
+
+    name: str
+    holder: str
+    epoch: int
+    expires_at: int

@@ -11,6 +11,7 @@ from quadro_server.core.records import (
     BoardRecord,
     DataRecord,
     EventRecord,
+    LeaseRecord,
     TaskRecord,
 )
 
@@ -54,6 +55,14 @@ class ExpiredResult:
     removed: int
 
 
+@dataclass(frozen=True, slots=True)
+class LeaseResult:
+    # The lease now held by the asker, or None when someone else holds it; `holder` is
+    # whoever holds it now.
+    lease: LeaseRecord | None
+    holder: str
+
+
 Result = (
     BoardResult
     | TaskResult
@@ -62,6 +71,7 @@ Result = (
     | DataResult
     | DeleteDataResult
     | ExpiredResult
+    | LeaseResult
 )
 
 
@@ -76,6 +86,8 @@ class StoredRequest:
 
 
 codec.register(
+    LeaseRecord,
+    LeaseResult,
     BoardResult,
     TaskResult,
     AgentResult,

@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from quadro import reasons
+from quadro_server.core import ids
 from quadro_server.core.clock import now_us
 from quadro_server.core.commands import Command
 from quadro_server.core.engine import Applied, Engine
@@ -35,6 +36,7 @@ from quadro_server.core.records import (
     BoardRecord,
     DataRecord,
     EventRecord,
+    LeaseRecord,
     TaskRecord,
     evolve,
 )
@@ -418,21 +420,23 @@ class _Transaction:
         # Specs of committed boards, shared across transactions (boards never change).
         self._specs = specs
         self.new_specs: dict[str, BoardRecord] = {}
-        self._heads: dict[str, int] = {}
+        # Per board: (head sequence, time of that event).
+        self._heads: dict[str, tuple[int, int]] = {}
         self._requests = _read_requests(conn, request_ids)
 
-    def mark(self) -> tuple[dict[str, BoardRecord], dict[str, int], dict[str, Any]]:
+    def mark(self) -> tuple[dict[str, Any], ...]:
         return dict(self.new_specs), dict(self._heads), dict(self._requests)
 
-    def rewind(self, mark: tuple[dict[str, BoardRecord], dict[str, int], dict[str, Any]]) -> None:
+    def rewind(self, mark: tuple[dict[str, Any], ...]) -> None:
         self.new_specs, self._heads, self._requests = (dict(m) for m in mark)
 
     def flush(self) -> None:
         """Write the heads reached in this transaction."""
-        for board_id, head in self._heads.items():
+        for board_id, (head, at) in self._heads.items():
             self._conn.execute(
-                "UPDATE boards SET head_sequence = ? WHERE board_id = ? AND head_sequence < ?",
-                (head, board_id, head),
+                "UPDATE boards SET head_sequence = ?, head_time = ? "
+                "WHERE board_id = ? AND head_sequence < ?",
+                (head, at, board_id, head),
             )
 
     def get_board(self, board_id: str) -> BoardRecord | None:
@@ -480,15 +484,31 @@ class _Transaction:
             _changed(task, previous, rows.TASK_COLUMNS),
         )
 
-    def next_sequence(self, board_id: str) -> int:
+    def next_event(self, board_id: str, now: int) -> tuple[int, int]:
         head = self._heads.get(board_id)
         if head is None:
             row = self._conn.execute(
-                "SELECT head_sequence FROM boards WHERE board_id = ?", (board_id,)
+                "SELECT head_sequence, head_time FROM boards WHERE board_id = ?", (board_id,)
             ).fetchone()
-            head = int(row[0])
-        self._heads[board_id] = head + 1
-        return head + 1
+            head = (int(row[0]), int(row[1]))
+        slot = (head[0] + 1, max(now, head[1]))
+        self._heads[board_id] = slot
+        return slot
+
+    def new_task_id(self, length: int) -> str:
+        return ids.new_task_id(length)
+
+    def get_lease(self, name: str) -> LeaseRecord | None:
+        row = self._conn.execute(
+            "SELECT name, holder, epoch, expires_at FROM leases WHERE name = ?", (name,)
+        ).fetchone()
+        return None if row is None else LeaseRecord(row[0], row[1], row[2], row[3])
+
+    def put_lease(self, lease: LeaseRecord) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO leases (name, holder, epoch, expires_at) VALUES (?, ?, ?, ?)",
+            (lease.name, lease.holder, lease.epoch, lease.expires_at),
+        )
 
     def append_event(self, event: EventRecord) -> None:
         _insert(self._conn, "events", rows.event_to_row(event))
