@@ -14,7 +14,8 @@ from quadro_server.api import convert
 from quadro_server.api.server import serve_until_signalled
 from quadro_server.api.services.context import ServiceContext
 from quadro_server.api.streams import StreamLimits
-from quadro_server.storage.sqlite import Durability, SqliteStore
+from quadro_server.storage import describe, open_store
+from quadro_server.storage.sqlite import Durability
 from quadro_server.streaming.hub import EventHub
 
 EXAMPLES = """\
@@ -22,6 +23,7 @@ examples:
   quadro serve                              # loopback:50051, ./quadro.db
   quadro serve --port 0                     # any free port (printed on start)
   quadro serve --store /var/lib/quadro.db --durability fast
+  quadro serve --store postgresql://quadro@db:5432/quadro  # one of several replicas
   QUADRO_PORT=6000 quadro serve
 
 environment: QUADRO_HOST, QUADRO_PORT, QUADRO_STORE, QUADRO_DURABILITY,
@@ -53,14 +55,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--store",
         default=env("QUADRO_STORE", "quadro.db"),
-        help="SQLite database file (default ./quadro.db)",
+        help="SQLite database file (default ./quadro.db), or a PostgreSQL URL "
+        "(postgresql://user@host:5432/database) shared by any number of replicas",
     )
     parser.add_argument(
         "--durability",
         choices=[d.value for d in Durability],
         default=env("QUADRO_DURABILITY", Durability.FULL.value),
         help="full (default): an acknowledged write survives power loss; fast: it survives "
-        "a crash of the server but a power loss may lose the last writes",
+        "a crash of the server but a power loss may lose the last writes (SQLite only: "
+        "PostgreSQL follows its own fsync and synchronous_commit settings)",
     )
     parser.add_argument(
         "--shutdown-grace",
@@ -133,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         log.warning(
             "serving %s WITHOUT authentication: anyone who reaches it has full access", args.host
         )
-    store = SqliteStore(args.store, durability=Durability(args.durability))
+    store = open_store(args.store, durability=Durability(args.durability))
     ctx = ServiceContext(
         store,
         agent_offline_after_us=int(args.agent_offline_after * 1e6),
@@ -143,9 +147,10 @@ def run(args: argparse.Namespace) -> int:
     host = f"[{args.host}]" if ":" in args.host and not args.host.startswith("[") else args.host
 
     def ready(port: int) -> None:
+        where = describe(args.store) if "://" in args.store else os.path.abspath(args.store)
+        durability = args.durability if "://" not in args.store else "as configured"
         print(
-            f"quadro: serving on {args.host}:{port} (store {os.path.abspath(args.store)}, "
-            f"durability {args.durability})",
+            f"quadro: serving on {args.host}:{port} (store {where}, durability {durability})",
             flush=True,
         )
 

@@ -11,10 +11,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from quadro_server.storage.base import Store
+from quadro_server.storage.postgres import PostgresStore
 from quadro_server.storage.sqlite import SqliteStore
+from support import postgres
 
 
 @dataclass
@@ -35,12 +38,21 @@ def sqlite_backend(tmp_path: Path) -> Backend:
     return Backend("sqlite", lambda: SqliteStore(str(path)), raw)
 
 
-BACKENDS = {"sqlite": sqlite_backend}
+def postgres_backend(database: str) -> Backend:
+    url = postgres.new_schema_url(database)
+
+    def raw(sql: str) -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.encode())
+
+    return Backend("postgresql", lambda: PostgresStore(url), raw)
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    return BACKENDS[request.param](tmp_path)
+    if request.param == "sqlite":
+        return sqlite_backend(tmp_path)
+    return postgres_backend(request.getfixturevalue("postgres_database"))
 
 
 @pytest.fixture

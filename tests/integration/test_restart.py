@@ -16,9 +16,9 @@ from support.server import ServerProcess
 
 
 @pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[ServerProcess]:
+def own_server(store_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
     """A server this test may kill."""
-    process = ServerProcess(tmp_path / "quadro.db").start()
+    process = ServerProcess(store_url, log_dir=tmp_path).start()
     yield process
     process.stop()
 

@@ -49,10 +49,12 @@ FILTERS: list[dict[str, Any]] = [
 
 
 @pytest.fixture
-def small_window_server(tmp_path: Path) -> Iterator[ServerProcess]:
+def small_window_server(store_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
     """A server that keeps only 300 recent events in memory per board, so that slow
     subscribers fall behind it and are served from the store."""
-    process = ServerProcess(tmp_path / "q.db", "--stream-window", "300", "--durability", "fast")
+    process = ServerProcess(
+        store_url, "--stream-window", "300", "--durability", "fast", log_dir=tmp_path
+    )
     yield process.start()
     process.stop()
 
@@ -151,8 +153,10 @@ async def test_50_subscribers_4_writers_exactly_the_matching_events(
             )
 
 
-def test_kill_9_mid_stream_the_subscription_resumes_exactly_once(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "q.db").start()
+def test_kill_9_mid_stream_the_subscription_resumes_exactly_once(
+    store_url: str, tmp_path: Path
+) -> None:
+    server = ServerProcess(store_url, log_dir=tmp_path).start()
     try:
         writer = quadro.Client(server.address, retry=quadro.RetryPolicy(max_attempts=50))
         writer.create_board("resume")
@@ -208,11 +212,13 @@ def write_for(address: str, seconds: float, note: str) -> int:
     return sum(counts)
 
 
-def test_a_stalled_subscriber_slows_nobody_and_holds_no_memory(tmp_path: Path) -> None:
+def test_a_stalled_subscriber_slows_nobody_and_holds_no_memory(
+    store_url: str, tmp_path: Path
+) -> None:
     """Stated bound: with a subscriber that stopped reading, writers keep at least half
     of their throughput, and the server's memory grows by less than a quarter of the
     event bytes written meanwhile (a server that buffered them would grow by all of it)."""
-    server = ServerProcess(tmp_path / "q.db", "--durability", "fast").start()
+    server = ServerProcess(store_url, "--durability", "fast", log_dir=tmp_path).start()
     try:
         with quadro.Client(server.address) as client:
             client.create_board("stall")

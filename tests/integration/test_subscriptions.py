@@ -158,9 +158,9 @@ def test_bad_subscriptions_are_refused(client: quadro.Client, board: str) -> Non
 
 
 @pytest.fixture
-def limited_server(tmp_path: Path) -> Iterator[ServerProcess]:
+def limited_server(store_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
     process = ServerProcess(
-        tmp_path / "q.db", "--max-streams-per-caller", "2", "--max-streams", "3"
+        store_url, "--max-streams-per-caller", "2", "--max-streams", "3", log_dir=tmp_path
     )
     yield process.start()
     process.stop()
@@ -187,8 +187,8 @@ def test_stream_limits(limited_server: ServerProcess) -> None:
             stream.cancel()
 
 
-def test_shutdown_ends_streams_with_unavailable(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "q.db").start()
+def test_shutdown_ends_streams_with_unavailable(store_url: str, tmp_path: Path) -> None:
+    server = ServerProcess(store_url, log_dir=tmp_path).start()
     try:
         with grpc.insecure_channel(server.address) as channel:
             quadro.Client(server.address).create_board("bye")

@@ -7,7 +7,9 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import grpc
@@ -17,16 +19,25 @@ _READY = re.compile(r"quadro: serving on (\S+):(\d+)")
 
 
 class ServerProcess:
-    """Runs `quadro serve` in a subprocess against a given store; can be killed (SIGKILL)
-    and restarted on the same store, which keeps its port when possible."""
+    """Runs `quadro serve` in a subprocess against a given store (a SQLite path or a
+    PostgreSQL URL); can be killed (SIGKILL) and restarted on the same store, keeping its
+    port when possible."""
 
-    def __init__(self, store: Path, *extra_args: str, env: dict[str, str] | None = None) -> None:
-        self.store = store
+    def __init__(
+        self,
+        store: Path | str,
+        *extra_args: str,
+        env: dict[str, str] | None = None,
+        log_dir: Path | None = None,
+    ) -> None:
+        self.store = str(store)
         self.extra_args = extra_args
         self.env = env
         self.port = 0
         self.process: subprocess.Popen[str] | None = None
-        self.log_path = store.with_suffix(".log")
+        if log_dir is None:
+            log_dir = Path(store).parent if isinstance(store, Path) else Path(tempfile.mkdtemp())
+        self.log_path = log_dir / f"server-{uuid.uuid4().hex[:6]}.log"
 
     @property
     def address(self) -> str:

@@ -55,6 +55,8 @@ class _Window:
         return self.events[-1].record.sequence
 
     def append(self, recent: Recent) -> None:
+        if self.events and recent.record.sequence <= self.last:
+            return  # already here
         if self.events and recent.record.sequence != self.last + 1:
             # Not contiguous (events published out of band): start over from here; the
             # missing part is read from the store by whoever needs it.

@@ -1,0 +1,705 @@
+"""The PostgreSQL store: the production store, shared by any number of server replicas.
+
+Writes: each replica commits the calls it receives in batches, like the SQLite store
+(one batch in flight per replica; the calls that arrive meanwhile form the next one).
+A batch is one transaction that loads every row its commands name in a few bulk
+queries, locking them (`SELECT ... FOR UPDATE`), runs the rules against them in memory
+(storage/overlay.py), and writes what changed in a few bulk statements.
+
+Sequences: appending an event locks its board's row, which holds the head sequence and
+the time of the last event. The lock is held until COMMIT, so a board's sequences are
+gapless and committed in order across replicas: a reader that has seen N sees N+1 next.
+The cost is that batches writing to the same board serialise, across replicas too; a
+batch holds the lock for the time of one transaction, whatever its size, which is why
+batching matters most here. Rows are locked in one global order (boards, tasks, agents,
+each sorted), and a transaction that loses a deadlock or a uniqueness race to another
+replica is simply run again.
+
+Fan-out: each commit NOTIFYs the boards it advanced; every replica LISTENs and reads the
+new events from the table (storage/postgres/feed.py). A notification is only a hint:
+the table is what subscribers read, and a periodic poll catches what a lost
+notification would have missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from quadro import reasons
+from quadro_server.core import globs, ids
+from quadro_server.core.clock import now_us
+from quadro_server.core.commands import Command, ExpireRequests, PostTask
+from quadro_server.core.engine import Applied, Engine
+from quadro_server.core.errors import Internal, QuadroError, Unavailable
+from quadro_server.core.records import (
+    AgentRecord,
+    BoardRecord,
+    DataRecord,
+    EventRecord,
+    LeaseRecord,
+    TaskRecord,
+    evolve,
+)
+from quadro_server.core.results import ExpiredResult, StoredRequest
+from quadro_server.storage import migrations, rows
+from quadro_server.storage.base import (
+    CommitListener,
+    EventPage,
+    EventQuery,
+    Store,
+    TaskQuery,
+)
+from quadro_server.storage.overlay import (
+    Keys,
+    Loaded,
+    NeedRows,
+    Overlay,
+    assignees_of,
+    keys_of,
+)
+from quadro_server.storage.postgres.feed import EventFeed
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Conn = psycopg.AsyncConnection[DictRow]
+
+# Losing a deadlock or a uniqueness race to another replica: run the batch again.
+_RETRYABLE = (
+    pg_errors.DeadlockDetected,
+    pg_errors.SerializationFailure,
+    pg_errors.UniqueViolation,
+    pg_errors.LockNotAvailable,
+)
+_ATTEMPTS = 8
+# All replicas migrating at once take turns on this advisory lock.
+_MIGRATION_LOCK = zlib.crc32(b"quadro.migrations")
+
+
+class _Unexpected(Exception):
+    """A command failed with something other than a rejection."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    command: Command
+    future: asyncio.Future[Applied | QuadroError]
+
+
+class PostgresStore(Store):
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_batch: int = 256,
+        pool_size: int = 8,
+        poll_interval: float = 1.0,
+        engine: Engine | None = None,
+    ) -> None:
+        self.url = url
+        self.max_batch = max_batch
+        self._engine = engine or Engine()
+        self._pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
+            url,
+            connection_class=psycopg.AsyncConnection[DictRow],
+            min_size=1,
+            max_size=pool_size,
+            open=False,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            check=AsyncConnectionPool.check_connection,
+            name="quadro",
+        )
+        self._pending: list[_Pending] = []
+        self._writing: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._listeners: list[CommitListener] = []
+        self._specs: dict[str, BoardRecord] = {}
+        self._last_now = 0
+        self._closed = False
+        self._feed = EventFeed(self, poll_interval)
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        try:
+            await self._pool.open(wait=True, timeout=30)
+        except psycopg.Error as exc:
+            raise Unavailable(
+                f"cannot connect to PostgreSQL: {exc}", reason=reasons.STORE_UNAVAILABLE
+            ) from exc
+        async with self._pool.connection() as conn:
+            await _migrate(conn)
+        await self._feed.start()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        while self._writing is not None:
+            await asyncio.shield(self._writing)
+        await self._feed.stop()
+        await self._pool.close()
+
+    def add_commit_listener(self, listener: CommitListener) -> None:
+        self._listeners.append(listener)
+
+    def deliver(self, events: Sequence[EventRecord]) -> None:
+        """Hand committed events to the listeners (local commits and, through the feed,
+        those of other replicas), in commit order per board, each once."""
+        fresh = self._feed.admit(events)
+        if fresh:
+            for listener in self._listeners:
+                try:
+                    listener(fresh)
+                except Exception:
+                    log.exception("commit listener failed")
+
+    # --- writes ---------------------------------------------------------------------
+
+    async def apply(self, commands: Sequence[Command]) -> list[Applied | QuadroError]:
+        if self._closed:
+            raise Unavailable("the store is closed", reason=reasons.SHUTTING_DOWN)
+        assert self._loop is not None, "start() the store first"
+        futures = []
+        for command in commands:
+            future: asyncio.Future[Applied | QuadroError] = self._loop.create_future()
+            self._pending.append(_Pending(command, future))
+            futures.append(future)
+        if self._writing is None:
+            self._writing = self._loop.create_task(self._write_all())
+        if len(futures) == 1:
+            return [await futures[0]]
+        return list(await asyncio.gather(*futures))
+
+    async def _write_all(self) -> None:
+        try:
+            while self._pending:
+                batch = self._pending[: self.max_batch]
+                del self._pending[: self.max_batch]
+                await self._commit(batch)
+        finally:
+            self._writing = None
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        now = max(now_us(), self._last_now)
+        self._last_now = now
+        commands = [pending.command for pending in batch]
+        outcomes: list[Applied | QuadroError]
+        try:
+            try:
+                outcomes = await self._transaction(commands, now)
+            except _Unexpected:
+                # Only the failing command should fail: run them one by one.
+                outcomes = []
+                for command in commands:
+                    try:
+                        (outcome,) = await self._transaction([command], now)
+                    except _Unexpected as exc:
+                        log.error("command %s failed: %r", type(command).__name__, exc.__cause__)
+                        outcome = Internal("internal error", reason=reasons.INTERNAL)
+                    outcomes.append(outcome)
+        except (psycopg.OperationalError, psycopg.InterfaceError, OSError) as exc:
+            # The connection or the server failed: the outcome of the batch is unknown
+            # to the callers, who retry with the same request ids (never a wrong answer).
+            log.warning("batch of %d command(s) failed: %s", len(batch), exc)
+            failure = Unavailable(
+                f"the database is unavailable: {exc}", reason=reasons.STORE_UNAVAILABLE
+            )
+            outcomes = [failure] * len(batch)
+        events = [e for o in outcomes if isinstance(o, Applied) for e in o.events]
+        self.deliver(events)
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if not pending.future.done():
+                pending.future.set_result(outcome)
+
+    async def _transaction(self, commands: list[Command], now: int) -> list[Applied | QuadroError]:
+        for attempt in range(_ATTEMPTS):
+            try:
+                async with self._pool.connection() as conn, conn.transaction():
+                    return await self._run(conn, commands, now)
+            except _RETRYABLE as exc:
+                log.info("batch lost a race (%s); running it again", type(exc).__name__)
+                await asyncio.sleep(0.001 * 2**attempt)
+        raise psycopg.OperationalError("a batch kept losing races; giving up")
+
+    async def _run(
+        self, conn: Conn, commands: list[Command], now: int
+    ) -> list[Applied | QuadroError]:
+        candidates = [
+            ids.new_task_id(ids.DEFAULT_LENGTH)
+            for c in commands
+            if isinstance(c, PostTask) and not c.task_id
+        ]
+        loaded = Loaded()
+        await self._load(conn, keys_of(commands, candidates), loaded)
+        overlay = Overlay(loaded, candidates)
+        outcomes: list[Applied | QuadroError] = []
+        expirations: list[int] = []
+        for command in commands:
+            overlay.begin()
+            while True:
+                try:
+                    outcome: Applied | QuadroError = self._engine.apply(overlay, command, now)
+                except NeedRows as need:
+                    overlay.retry()
+                    more = Loaded()
+                    await self._load(conn, need.keys, more)
+                    overlay.absorb(more)
+                    continue
+                except QuadroError as exc:
+                    outcome = exc
+                except Exception as exc:
+                    raise _Unexpected from exc
+                break
+            if isinstance(command, ExpireRequests) and isinstance(outcome, Applied):
+                expirations.append(len(outcomes))
+            outcomes.append(outcome)
+        removed = await self._write(conn, overlay)
+        for index, count in zip(expirations, removed, strict=True):
+            outcomes[index] = Applied(ExpiredResult(count), ())
+        return outcomes
+
+    async def _load(self, conn: Conn, keys: Keys, loaded: Loaded) -> None:
+        """Load (and lock, in one global order) the rows named by `keys`, then the
+        agents holding the loaded tasks."""
+        if keys.boards:
+            board_ids = sorted(keys.boards)
+            found = await _all(
+                conn,
+                "SELECT * FROM boards WHERE board_id = ANY(%s) ORDER BY board_id FOR UPDATE",
+                (board_ids,),
+            )
+            loaded.boards.update(dict.fromkeys(board_ids))
+            for row in found:
+                loaded.boards[row["board_id"]] = self._spec(row)
+                loaded.heads[row["board_id"]] = (row["head_sequence"], row["head_time"])
+        if keys.tasks:
+            found = await _all(
+                conn, _CHILD_QUERY.format(table="tasks", key="task_id"), _pairs(keys.tasks)
+            )
+            loaded.tasks.update(dict.fromkeys(keys.tasks))
+            for row in found:
+                task = rows.task_from_row(row)
+                loaded.tasks[(task.board_id, task.task_id)] = task
+        agents = set(keys.agents) | (assignees_of(loaded) - set(loaded.agents))
+        if agents:
+            found = await _all(
+                conn, _CHILD_QUERY.format(table="agents", key="agent_id"), _pairs(agents)
+            )
+            loaded.agents.update(dict.fromkeys(agents))
+            for row in found:
+                agent = rows.agent_from_row(row)
+                loaded.agents[(agent.board_id, agent.agent_id)] = agent
+        if keys.data:
+            found = await _all(
+                conn, _CHILD_QUERY.format(table="data", key="key"), _pairs(keys.data)
+            )
+            loaded.data.update(dict.fromkeys(keys.data))
+            for row in found:
+                entry = rows.data_from_row(row)
+                loaded.data[(entry.board_id, entry.key)] = entry
+        if keys.requests:
+            found = await _all(
+                conn,
+                "SELECT request_id, fingerprint, result, create_time FROM requests "
+                "WHERE request_id = ANY(%s)",
+                (sorted(keys.requests),),
+            )
+            loaded.requests.update(dict.fromkeys(keys.requests))
+            for row in found:
+                loaded.requests[row["request_id"]] = StoredRequest(
+                    row["request_id"], row["fingerprint"], row["result"], row["create_time"]
+                )
+        if keys.leases:
+            found = await _all(
+                conn,
+                "SELECT * FROM leases WHERE name = ANY(%s) ORDER BY name FOR UPDATE",
+                (sorted(keys.leases),),
+            )
+            loaded.leases.update(dict.fromkeys(keys.leases))
+            for row in found:
+                loaded.leases[row["name"]] = LeaseRecord(
+                    row["name"], row["holder"], row["epoch"], row["expires_at"]
+                )
+
+    def _spec(self, row: dict[str, Any]) -> BoardRecord:
+        # A board's spec never changes: parse it once per process.
+        spec = self._specs.get(row["board_id"])
+        if spec is None:
+            spec = self._specs[row["board_id"]] = rows.board_from_row(row)
+        return evolve(spec, head_sequence=row["head_sequence"])
+
+    async def _write(self, conn: Conn, overlay: Overlay) -> list[int]:
+        """Write what the batch changed; return the rows each expiry removed."""
+        async with conn.cursor() as cur:
+            if overlay.new_boards:
+                await _insert_many(
+                    cur, "boards", [rows.board_to_row(b) for b in overlay.new_boards]
+                )
+            if overlay.new_tasks:
+                await _insert_many(
+                    cur, "tasks", [rows.task_to_row(t) for t in overlay.new_tasks.values()]
+                )
+            await _update_many(
+                cur,
+                "tasks",
+                ("board_id", "task_id"),
+                [
+                    (
+                        rows.task_to_row(task),
+                        _changed(task, overlay.loaded.tasks[key], rows.TASK_COLUMNS),
+                    )
+                    for key, task in overlay.changed_tasks.items()
+                ],
+            )
+            if overlay.events:
+                await _insert_many(cur, "events", [rows.event_to_row(e) for e in overlay.events])
+            if overlay.new_agents:
+                await _insert_many(
+                    cur, "agents", [rows.agent_to_row(a) for a in overlay.new_agents.values()]
+                )
+            await _update_many(
+                cur,
+                "agents",
+                ("board_id", "agent_id"),
+                [
+                    (
+                        rows.agent_to_row(agent),
+                        _changed(agent, overlay.loaded.agents[key], rows.AGENT_COLUMNS),
+                    )
+                    for key, agent in overlay.changed_agents.items()
+                ],
+            )
+            puts = [e for e in overlay.data_writes.values() if e is not None]
+            if puts:
+                await cur.executemany(
+                    "INSERT INTO data (board_id, key, value, update_time) VALUES (%s, %s, %s, %s) "
+                    "ON CONFLICT (board_id, key) DO UPDATE SET value = EXCLUDED.value, "
+                    "update_time = EXCLUDED.update_time",
+                    [(e.board_id, e.key, e.value_json, e.update_time) for e in puts],
+                )
+            deletes = [key for key, e in overlay.data_writes.items() if e is None]
+            if deletes:
+                await cur.executemany("DELETE FROM data WHERE board_id = %s AND key = %s", deletes)
+            if overlay.new_requests:
+                await cur.executemany(
+                    "INSERT INTO requests (request_id, fingerprint, result, create_time) "
+                    "VALUES (%s, %s, %s, %s)",
+                    [
+                        (r.request_id, r.fingerprint, r.result_json, r.create_time)
+                        for r in overlay.new_requests
+                    ],
+                )
+            if overlay.lease_writes:
+                await cur.executemany(
+                    "INSERT INTO leases (name, holder, epoch, expires_at) VALUES (%s, %s, %s, %s) "
+                    "ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, "
+                    "epoch = EXCLUDED.epoch, expires_at = EXCLUDED.expires_at",
+                    [
+                        (x.name, x.holder, x.epoch, x.expires_at)
+                        for x in overlay.lease_writes.values()
+                    ],
+                )
+            removed = []
+            for before in overlay.expirations:
+                await cur.execute("DELETE FROM requests WHERE create_time < %s", (before,))
+                removed.append(cur.rowcount)
+            moved = sorted(overlay.moved_heads)
+            if moved:
+                heads = [(*overlay.head(b), b) for b in moved]
+                await cur.executemany(
+                    "UPDATE boards SET head_sequence = %s, head_time = %s WHERE board_id = %s",
+                    heads,
+                )
+                # Delivered at COMMIT, to every replica (this one included).
+                await cur.execute(
+                    "SELECT pg_notify(%s, %s)",
+                    (self._feed.channel, ";".join(f"{b}:{h}" for h, _, b in heads)),
+                )
+        return removed
+
+    # --- reads ----------------------------------------------------------------------
+
+    async def _read(self, fn: Callable[[Conn], Any]) -> Any:
+        if self._closed:
+            raise Unavailable("the store is closed", reason=reasons.SHUTTING_DOWN)
+        try:
+            async with self._pool.connection() as conn:
+                return await fn(conn)
+        except (psycopg.OperationalError, psycopg.InterfaceError, OSError) as exc:
+            raise Unavailable(
+                f"the database is unavailable: {exc}", reason=reasons.STORE_UNAVAILABLE
+            ) from exc
+
+    async def get_board(self, board_id: str) -> BoardRecord | None:
+        async def run(conn: Conn) -> BoardRecord | None:
+            row = await _one(conn, "SELECT * FROM boards WHERE board_id = %s", (board_id,))
+            return None if row is None else self._spec(row)
+
+        result: BoardRecord | None = await self._read(run)
+        return result
+
+    async def list_boards(self, after: tuple[int, str] | None, limit: int) -> list[BoardRecord]:
+        created, board_id = after or (-1, "")
+
+        async def run(conn: Conn) -> list[BoardRecord]:
+            found = await _all(
+                conn,
+                "SELECT * FROM boards WHERE (create_time, board_id) > (%s, %s) "
+                "ORDER BY create_time, board_id LIMIT %s",
+                (created, board_id, limit),
+            )
+            return [self._spec(r) for r in found]
+
+        result: list[BoardRecord] = await self._read(run)
+        return result
+
+    async def get_task(self, board_id: str, task_id: str) -> TaskRecord | None:
+        async def run(conn: Conn) -> TaskRecord | None:
+            row = await _one(
+                conn,
+                "SELECT * FROM tasks WHERE board_id = %s AND task_id = %s",
+                (board_id, task_id),
+            )
+            return None if row is None else rows.task_from_row(row)
+
+        result: TaskRecord | None = await self._read(run)
+        return result
+
+    async def list_tasks(self, query: TaskQuery) -> list[TaskRecord]:
+        sql = ["SELECT * FROM tasks WHERE board_id = %s AND archived = 0 AND created_sequence > %s"]
+        args: list[Any] = [query.board_id, query.after_sequence]
+        _any_of(sql, args, "status", query.statuses)
+        _globs(sql, args, "task_type", query.task_types)
+        if query.assigned_to:
+            sql.append("AND assigned_to = %s")
+            args.append(query.assigned_to)
+        sql.append("ORDER BY created_sequence LIMIT %s")
+        args.append(query.limit)
+
+        async def run(conn: Conn) -> list[TaskRecord]:
+            return [rows.task_from_row(r) for r in await _all(conn, " ".join(sql), args)]
+
+        result: list[TaskRecord] = await self._read(run)
+        return result
+
+    async def list_events(self, query: EventQuery) -> EventPage:
+        f = query.filter
+
+        async def run(conn: Conn) -> EventPage:
+            # The head first, then events up to it: every event up to a committed head is
+            # committed (the head moves in the transaction that writes them).
+            row = await _one(
+                conn, "SELECT head_sequence FROM boards WHERE board_id = %s", (query.board_id,)
+            )
+            head = row["head_sequence"] if row else 0
+            sql = ["SELECT * FROM events WHERE board_id = %s AND sequence > %s AND sequence <= %s"]
+            args: list[Any] = [query.board_id, query.after_sequence, head]
+            for column, value in (("task_id", f.task_id), ("agent", f.agent)):
+                if value:
+                    sql.append(f"AND {column} = %s")
+                    args.append(value)
+            _any_of(sql, args, "type", f.types)
+            _any_of(sql, args, "to_status", f.statuses)
+            _globs(sql, args, "task_type", f.task_types)
+            sql.append("ORDER BY sequence LIMIT %s")
+            args.append(query.limit)
+            found = await _all(conn, " ".join(sql), args)
+            return EventPage([rows.event_from_row(r) for r in found], head)
+
+        result: EventPage = await self._read(run)
+        return result
+
+    async def events_after(self, board_id: str, after: int, limit: int) -> list[EventRecord]:
+        """Every event of a board after a sequence (for the feed)."""
+
+        async def run(conn: Conn) -> list[EventRecord]:
+            found = await _all(
+                conn,
+                "SELECT * FROM events WHERE board_id = %s AND sequence > %s "
+                "ORDER BY sequence LIMIT %s",
+                (board_id, after, limit),
+            )
+            return [rows.event_from_row(r) for r in found]
+
+        result: list[EventRecord] = await self._read(run)
+        return result
+
+    async def heads(self) -> dict[str, int]:
+        """Every board's head sequence (for the feed's poll)."""
+
+        async def run(conn: Conn) -> dict[str, int]:
+            found = await _all(conn, "SELECT board_id, head_sequence FROM boards", ())
+            return {r["board_id"]: r["head_sequence"] for r in found}
+
+        result: dict[str, int] = await self._read(run)
+        return result
+
+    async def get_agent(self, board_id: str, agent_id: str) -> AgentRecord | None:
+        async def run(conn: Conn) -> AgentRecord | None:
+            row = await _one(
+                conn,
+                "SELECT * FROM agents WHERE board_id = %s AND agent_id = %s",
+                (board_id, agent_id),
+            )
+            return None if row is None else rows.agent_from_row(row)
+
+        result: AgentRecord | None = await self._read(run)
+        return result
+
+    async def list_agents(
+        self, board_id: str, after: tuple[int, str] | None, limit: int
+    ) -> list[AgentRecord]:
+        registered, agent_id = after or (-1, "")
+
+        async def run(conn: Conn) -> list[AgentRecord]:
+            found = await _all(
+                conn,
+                "SELECT * FROM agents WHERE board_id = %s AND (register_time, agent_id) > (%s, %s) "
+                "ORDER BY register_time, agent_id LIMIT %s",
+                (board_id, registered, agent_id, limit),
+            )
+            return [rows.agent_from_row(r) for r in found]
+
+        result: list[AgentRecord] = await self._read(run)
+        return result
+
+    async def get_data(self, board_id: str, key: str) -> DataRecord | None:
+        async def run(conn: Conn) -> DataRecord | None:
+            row = await _one(
+                conn, "SELECT * FROM data WHERE board_id = %s AND key = %s", (board_id, key)
+            )
+            return None if row is None else rows.data_from_row(row)
+
+        result: DataRecord | None = await self._read(run)
+        return result
+
+    async def list_data(
+        self, board_id: str, prefix: str, after_key: str, limit: int
+    ) -> list[DataRecord]:
+        async def run(conn: Conn) -> list[DataRecord]:
+            found = await _all(
+                conn,
+                # starts_with, not LIKE: keys may contain '_', a LIKE wildcard.
+                "SELECT * FROM data WHERE board_id = %s AND key > %s AND starts_with(key, %s) "
+                "AND NOT starts_with(key, '_') ORDER BY key COLLATE \"C\" LIMIT %s",
+                (board_id, after_key, prefix, limit),
+            )
+            return [rows.data_from_row(r) for r in found]
+
+        result: list[DataRecord] = await self._read(run)
+        return result
+
+
+# --- shared SQL -----------------------------------------------------------------------
+
+_CHILD_QUERY = (
+    "SELECT * FROM {table} WHERE (board_id, {key}) IN "
+    "(SELECT * FROM unnest(%s::text[], %s::text[])) ORDER BY board_id, {key} FOR UPDATE"
+)
+
+
+def _pairs(keys: set[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    ordered = sorted(keys)
+    return [k[0] for k in ordered], [k[1] for k in ordered]
+
+
+async def _all(conn: Conn, sql: str, args: Any) -> list[dict[str, Any]]:
+    async with conn.cursor() as cur:
+        await cur.execute(sql, args)
+        return await cur.fetchall()
+
+
+async def _one(conn: Conn, sql: str, args: Any) -> dict[str, Any] | None:
+    async with conn.cursor() as cur:
+        await cur.execute(sql, args)
+        return await cur.fetchone()
+
+
+def _changed(new: object, old: object | None, columns: tuple[str, ...]) -> tuple[str, ...]:
+    if old is None:
+        return columns
+    return tuple(c for c in columns if getattr(new, c) != getattr(old, c))
+
+
+async def _insert_many(
+    cur: psycopg.AsyncCursor[dict[str, Any]], table: str, found: list[dict[str, Any]]
+) -> None:
+    columns = tuple(found[0])
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+    await cur.executemany(sql, [tuple(r[c] for c in columns) for r in found])
+
+
+async def _update_many(
+    cur: psycopg.AsyncCursor[dict[str, Any]],
+    table: str,
+    keys: tuple[str, ...],
+    changes: list[tuple[dict[str, Any], tuple[str, ...]]],
+) -> None:
+    """UPDATE only the changed columns, one statement per set of columns."""
+    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for row, changed in changes:
+        if changed:
+            groups.setdefault(changed, []).append(
+                (*(row[c] for c in changed), *(row[k] for k in keys))
+            )
+    for changed, params in groups.items():
+        assignments = ", ".join(f"{c} = %s" for c in changed)
+        where = " AND ".join(f"{k} = %s" for k in keys)
+        await cur.executemany(f"UPDATE {table} SET {assignments} WHERE {where}", params)
+
+
+def _any_of(sql: list[str], args: list[Any], column: str, values: tuple[str, ...]) -> None:
+    if values:
+        sql.append(f"AND {column} = ANY(%s)")
+        args.append(list(values))
+
+
+def _globs(sql: list[str], args: list[Any], column: str, patterns: tuple[str, ...]) -> None:
+    # Our glob grammar translates to the same anchored regular expression in Python and
+    # in PostgreSQL's regex dialect.
+    if patterns:
+        sql.append("AND (" + " OR ".join(f"{column} ~ %s" for _ in patterns) + ")")
+        args.extend(globs.to_regex(p) for p in patterns)
+
+
+async def _migrate(conn: Conn) -> None:
+    known = migrations.load("quadro_server.storage.postgres.migrations")
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_time BIGINT NOT NULL)"
+        )
+        applied = {
+            r["version"] for r in await _all(conn, "SELECT version FROM schema_migrations", ())
+        }
+        newest = max(applied, default=0)
+        if newest > len(known):
+            raise migrations.SchemaTooNew(
+                f"the database is at schema version {newest}; this Quadro knows up to "
+                f"{len(known)}. Upgrade Quadro."
+            )
+        for migration in known:
+            if migration.version in applied:
+                continue
+            await conn.execute(migration.sql.encode())
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_time) VALUES (%s, %s, %s)",
+                (migration.version, migration.name, now_us()),
+            )
+            log.info("applied migration %04d_%s", migration.version, migration.name)
+
+
+__all__ = ["PostgresStore"]
