@@ -48,12 +48,17 @@ class AsyncClient:
         retry: RetryPolicy | None = None,
         metadata: Sequence[tuple[str, str]] = (),
         credentials: grpc.ChannelCredentials | None = None,
+        channel_options: Sequence[tuple[str, Any]] = (),
     ) -> None:
+        """`target` is one address, or several server replicas with client-side load
+        balancing, e.g. `ipv4:10.0.0.1:50051,10.0.0.2:50051` with
+        `channel_options=[("grpc.lb_policy_name", "round_robin")]`: a call that fails
+        because a replica died is retried (same request id) on another."""
         self.target = target
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._metadata = tuple(metadata)
-        options = list(_requests.CHANNEL_OPTIONS)
+        options = [*_requests.CHANNEL_OPTIONS, *channel_options]
         if credentials is None:
             self._channel = _async_io.insecure_channel(target, options)
         else:
