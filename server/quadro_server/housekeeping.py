@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 
 
 LEASE = "housekeeping"
+# Idempotency records forgotten per command.
+EXPIRY_ROUND = 10_000
 
 
 async def lead(store: Store, holder: str, ttl_s: float) -> LeaseKey | None:
@@ -34,7 +36,9 @@ async def expire_requests_once(
 ) -> int:
     """Forget the idempotency records older than the retention; return how many. Under
     a lease, nothing happens unless the lease is still held (fencing)."""
-    command = ExpireRequests(before=now_us() - int(retention_s * 1e6), lease=lease)
+    command = ExpireRequests(
+        before=now_us() - int(retention_s * 1e6), limit=EXPIRY_ROUND, lease=lease
+    )
     applied = await store.execute(command)
     assert isinstance(applied.result, ExpiredResult)
     return applied.result.removed
@@ -49,7 +53,12 @@ async def run_housekeeping(store: Store, holder: str, interval_s: float = 600.0)
             lease = await lead(store, holder, ttl_s=interval_s * 3)
             if lease is None:
                 continue
-            removed = await expire_requests_once(store, lease)
+            removed = 0
+            while True:  # in rounds, letting other writes through between them
+                round_removed = await expire_requests_once(store, lease)
+                removed += round_removed
+                if round_removed < EXPIRY_ROUND:
+                    break
             if removed:
                 log.info("forgot %d expired request id(s)", removed)
         except QuadroError as exc:

@@ -292,3 +292,19 @@ async def test_event_times_never_decrease_along_a_board(store: Store, backend: B
     events = (await store.list_events(EventQuery(board_id="b", limit=10))).events
     assert [e.sequence for e in events] == [1, 2]
     assert events[1].create_time >= events[0].create_time + 3600000000
+
+
+async def test_expiry_goes_oldest_first_in_bounded_rounds(store: Store) -> None:
+    await setup_board(store)
+    for i in range(5):
+        await store.execute(
+            c.PutData(board_id="b", key=f"k{i}", value_json="1", request_id=f"r{i}")
+        )
+    first = await store.execute(c.ExpireRequests(before=2**62, limit=3))
+    assert first.result == ExpiredResult(3)
+    with pytest.raises(RequestIdConflict):
+        await store.execute(c.DeleteData(board_id="b", key="k4", request_id="r4"))
+    again = await store.execute(c.DeleteData(board_id="b", key="k0", request_id="r0"))
+    assert not again.replayed, "the oldest went first"
+    rest = await store.execute(c.ExpireRequests(before=2**62, limit=3))
+    assert rest.result == ExpiredResult(3)

@@ -148,9 +148,11 @@ class DeleteData(Command):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExpireRequests(Command):
     """Housekeeping, not an API call: forget idempotency records created before `before`
-    (microseconds). A retry arriving after that is treated as a new request."""
+    (microseconds), at most `limit` of them (the oldest), so that one command never holds
+    the writer long. A retry arriving after that is treated as a new request."""
 
     before: int
+    limit: int = 10_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

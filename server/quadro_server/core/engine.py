@@ -98,8 +98,9 @@ class Transaction(Protocol):
     def put_data(self, entry: DataRecord) -> None: ...
     def delete_data(self, board_id: str, key: str) -> None: ...
     def put_request(self, request: StoredRequest) -> None: ...
-    def delete_requests_before(self, before: int) -> int:
-        """Remove idempotency records created before `before`; return how many."""
+    def delete_requests_before(self, before: int, limit: int) -> int:
+        """Remove up to `limit` idempotency records created before `before`, oldest
+        first; return how many."""
         ...
 
 
@@ -158,7 +159,9 @@ class Engine:
             case DeleteData():
                 return self._delete_data(tx, command)
             case ExpireRequests():
-                return Applied(ExpiredResult(tx.delete_requests_before(command.before)), ())
+                return Applied(
+                    ExpiredResult(tx.delete_requests_before(command.before, command.limit)), ()
+                )
             case AcquireLease():
                 return self._acquire_lease(tx, command, now)
         raise TypeError(f"unknown command {type(command).__name__}")

@@ -168,8 +168,9 @@ class Overlay:
         self.data_writes: dict[ChildKey, DataRecord | None] = {}
         self.new_requests: list[StoredRequest] = []
         self.lease_writes: dict[str, LeaseRecord] = {}
-        # Expiries to run, in order; their counts are known once the store has run them.
-        self.expirations: list[int] = []
+        # Expiries (before, limit) to run, in order; their counts are known once the
+        # store has run them.
+        self.expirations: list[tuple[int, int]] = []
         self.moved_heads: set[BoardKey] = set()
         # Generated task ids are tried in this order, so that a command run again after
         # NeedRows tries the same ones (those were loaded).
@@ -311,11 +312,11 @@ class Overlay:
         self._requests[request.request_id] = request
         self.new_requests.append(request)
 
-    def delete_requests_before(self, before: int) -> int:
+    def delete_requests_before(self, before: int, limit: int) -> int:
         # Run by the store when the batch is written: the count is not known before, and
         # the store replaces this command's result with the real one.
         self._writes += 1
-        self.expirations.append(before)
+        self.expirations.append((before, limit))
         return 0
 
     def put_lease(self, lease: LeaseRecord) -> None:

@@ -117,6 +117,7 @@ class PostgresStore(Store):
             open=False,
             kwargs={"autocommit": True, "row_factory": dict_row},
             check=AsyncConnectionPool.check_connection,
+            configure=_configure,
             name="quadro",
         )
         self._pending: list[_Pending] = []
@@ -412,8 +413,12 @@ class PostgresStore(Store):
                     ],
                 )
             removed = []
-            for before in overlay.expirations:
-                await cur.execute("DELETE FROM requests WHERE create_time < %s", (before,))
+            for before, limit in overlay.expirations:
+                await cur.execute(
+                    "DELETE FROM requests WHERE id IN (SELECT id FROM requests "
+                    "WHERE create_time < %s ORDER BY create_time LIMIT %s)",
+                    (before, limit),
+                )
                 removed.append(cur.rowcount)
             moved = sorted(overlay.moved_heads)
             if moved:
@@ -603,6 +608,13 @@ class PostgresStore(Store):
 
 
 # --- shared SQL -----------------------------------------------------------------------
+
+
+async def _configure(conn: Conn) -> None:
+    # Waiting on a row lock longer than this means something is stuck: give up and let
+    # the batch run again (LockNotAvailable is retried) rather than hang for ever.
+    await conn.execute("SET lock_timeout = '10s'")
+
 
 _CHILD_QUERY = (
     "SELECT * FROM {table} WHERE (board_id, {key}) IN "

@@ -535,8 +535,12 @@ class _Transaction:
     def delete_data(self, board_id: str, key: str) -> None:
         self._conn.execute("DELETE FROM data WHERE board_id = ? AND key = ?", (board_id, key))
 
-    def delete_requests_before(self, before: int) -> int:
-        cursor = self._conn.execute("DELETE FROM requests WHERE create_time < ?", (before,))
+    def delete_requests_before(self, before: int, limit: int) -> int:
+        cursor = self._conn.execute(
+            "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE create_time < ? "
+            "ORDER BY create_time LIMIT ?)",
+            (before, limit),
+        )
         return cursor.rowcount
 
     def put_request(self, request: StoredRequest) -> None:
