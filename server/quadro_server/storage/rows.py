@@ -195,3 +195,11 @@ def agent_from_row(row: Row) -> AgentRecord:
 
 def data_from_row(row: Row) -> DataRecord:
     return DataRecord(row["board_id"], row["key"], row["value"], row["update_time"])
+
+
+def changed_columns(new: object, old: object | None, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns whose record field differs (columns are named after the fields); all
+    of them when there is no old record."""
+    if old is None:
+        return columns
+    return tuple(c for c in columns if getattr(new, c) != getattr(old, c))

@@ -39,11 +39,15 @@ class EventFeed:
         # Per board, the last sequence handed to the listeners.
         self._delivered: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="quadro-postgres-feed")
 
     async def stop(self) -> None:
+        # The flag as well as the cancellation: a library may turn a CancelledError into
+        # an error of its own, which the loop below would take for a lost connection.
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -61,20 +65,22 @@ class EventFeed:
 
     async def _run(self) -> None:
         delay = 0.1
-        while True:
+        while not self._stopping:
             try:
                 conn = await psycopg.AsyncConnection.connect(self._store.url, autocommit=True)
                 async with conn:
                     await conn.execute(f"LISTEN {self.channel}")
                     delay = 0.1
                     await self._poll()  # whatever happened while not listening
-                    while True:
+                    while not self._stopping:
                         async for notice in conn.notifies(timeout=self._poll_interval):
                             await self._on_notice(notice.payload)
                         await self._poll()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # connection lost: reconnect, then catch up
+                if self._stopping:
+                    return
                 log.warning("event feed interrupted (%s); reconnecting", exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)

@@ -27,7 +27,6 @@ import asyncio
 import logging
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
@@ -52,13 +51,8 @@ from quadro_server.core.records import (
 )
 from quadro_server.core.results import ExpiredResult, StoredRequest
 from quadro_server.storage import migrations, rows
-from quadro_server.storage.base import (
-    CommitListener,
-    EventPage,
-    EventQuery,
-    Store,
-    TaskQuery,
-)
+from quadro_server.storage.base import EventPage, EventQuery, TaskQuery
+from quadro_server.storage.batching import BatchingStore
 from quadro_server.storage.overlay import (
     Keys,
     Loaded,
@@ -90,13 +84,7 @@ class _Unexpected(Exception):
     """A command failed with something other than a rejection."""
 
 
-@dataclass(slots=True)
-class _Pending:
-    command: Command
-    future: asyncio.Future[Applied | QuadroError]
-
-
-class PostgresStore(Store):
+class PostgresStore(BatchingStore):
     def __init__(
         self,
         url: str,
@@ -106,8 +94,8 @@ class PostgresStore(Store):
         poll_interval: float = 1.0,
         engine: Engine | None = None,
     ) -> None:
+        super().__init__(max_batch)
         self.url = url
-        self.max_batch = max_batch
         self._engine = engine or Engine()
         self._pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             url,
@@ -120,13 +108,7 @@ class PostgresStore(Store):
             configure=_configure,
             name="quadro",
         )
-        self._pending: list[_Pending] = []
-        self._writing: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._listeners: list[CommitListener] = []
         self._specs: dict[str, BoardRecord] = {}
-        self._last_now = 0
-        self._closed = False
         self._feed = EventFeed(self, poll_interval)
 
     # --- lifecycle ------------------------------------------------------------------
@@ -146,63 +128,27 @@ class PostgresStore(Store):
     async def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
-        while self._writing is not None:
-            await asyncio.shield(self._writing)
+        await self._finish_writes()
         await self._feed.stop()
         await self._pool.close()
 
-    def add_commit_listener(self, listener: CommitListener) -> None:
-        self._listeners.append(listener)
-
     def deliver(self, events: Sequence[EventRecord]) -> None:
-        """Hand committed events to the listeners (local commits and, through the feed,
-        those of other replicas), in commit order per board, each once."""
-        fresh = self._feed.admit(events)
-        if fresh:
-            for listener in self._listeners:
-                try:
-                    listener(fresh)
-                except Exception:
-                    log.exception("commit listener failed")
+        """Hand committed events to the listeners: those of local commits, and through
+        the feed those of other replicas; in commit order per board, each once."""
+        self._publish(events)
+
+    def _publish(self, events: Sequence[EventRecord]) -> None:
+        super()._publish(self._feed.admit(events))
 
     # --- writes ---------------------------------------------------------------------
 
-    async def apply(self, commands: Sequence[Command]) -> list[Applied | QuadroError]:
-        if self._closed:
-            raise Unavailable("the store is closed", reason=reasons.SHUTTING_DOWN)
-        assert self._loop is not None, "start() the store first"
-        futures = []
-        for command in commands:
-            future: asyncio.Future[Applied | QuadroError] = self._loop.create_future()
-            self._pending.append(_Pending(command, future))
-            futures.append(future)
-        if self._writing is None:
-            self._writing = self._loop.create_task(self._write_all())
-        if len(futures) == 1:
-            return [await futures[0]]
-        return list(await asyncio.gather(*futures))
-
-    async def _write_all(self) -> None:
-        try:
-            while self._pending:
-                batch = self._pending[: self.max_batch]
-                del self._pending[: self.max_batch]
-                await self._commit(batch)
-        finally:
-            self._writing = None
-
-    async def _commit(self, batch: list[_Pending]) -> None:
-        now = max(now_us(), self._last_now)
-        self._last_now = now
-        commands = [pending.command for pending in batch]
-        outcomes: list[Applied | QuadroError]
+    async def _commit_batch(self, commands: list[Command], now: int) -> list[Applied | QuadroError]:
         try:
             try:
-                outcomes = await self._transaction(commands, now)
+                return await self._transaction(commands, now)
             except _Unexpected:
                 # Only the failing command should fail: run them one by one.
-                outcomes = []
+                outcomes: list[Applied | QuadroError] = []
                 for command in commands:
                     try:
                         (outcome,) = await self._transaction([command], now)
@@ -210,19 +156,14 @@ class PostgresStore(Store):
                         log.error("command %s failed: %r", type(command).__name__, exc.__cause__)
                         outcome = Internal("internal error", reason=reasons.INTERNAL)
                     outcomes.append(outcome)
+                return outcomes
         except (psycopg.OperationalError, psycopg.InterfaceError, OSError) as exc:
             # The connection or the server failed: the outcome of the batch is unknown
             # to the callers, who retry with the same request ids (never a wrong answer).
-            log.warning("batch of %d command(s) failed: %s", len(batch), exc)
-            failure = Unavailable(
+            log.warning("batch of %d command(s) failed: %s", len(commands), exc)
+            raise Unavailable(
                 f"the database is unavailable: {exc}", reason=reasons.STORE_UNAVAILABLE
-            )
-            outcomes = [failure] * len(batch)
-        events = [e for o in outcomes if isinstance(o, Applied) for e in o.events]
-        self.deliver(events)
-        for pending, outcome in zip(batch, outcomes, strict=True):
-            if not pending.future.done():
-                pending.future.set_result(outcome)
+            ) from exc
 
     async def _transaction(self, commands: list[Command], now: int) -> list[Applied | QuadroError]:
         for attempt in range(_ATTEMPTS):
@@ -359,7 +300,7 @@ class PostgresStore(Store):
                 [
                     (
                         rows.task_to_row(task),
-                        _changed(task, overlay.loaded.tasks[key], rows.TASK_COLUMNS),
+                        rows.changed_columns(task, overlay.loaded.tasks[key], rows.TASK_COLUMNS),
                     )
                     for key, task in overlay.changed_tasks.items()
                 ],
@@ -377,7 +318,7 @@ class PostgresStore(Store):
                 [
                     (
                         rows.agent_to_row(agent),
-                        _changed(agent, overlay.loaded.agents[key], rows.AGENT_COLUMNS),
+                        rows.changed_columns(agent, overlay.loaded.agents[key], rows.AGENT_COLUMNS),
                     )
                     for key, agent in overlay.changed_agents.items()
                 ],
@@ -637,12 +578,6 @@ async def _one(conn: Conn, sql: str, args: Any) -> dict[str, Any] | None:
     async with conn.cursor() as cur:
         await cur.execute(sql, args)
         return await cur.fetchone()
-
-
-def _changed(new: object, old: object | None, columns: tuple[str, ...]) -> tuple[str, ...]:
-    if old is None:
-        return columns
-    return tuple(c for c in columns if getattr(new, c) != getattr(old, c))
 
 
 async def _insert_many(

@@ -16,12 +16,11 @@ consistent snapshot while the writer works.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import enum
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -42,13 +41,8 @@ from quadro_server.core.records import (
 )
 from quadro_server.core.results import StoredRequest
 from quadro_server.storage import migrations, rows
-from quadro_server.storage.base import (
-    CommitListener,
-    EventPage,
-    EventQuery,
-    Store,
-    TaskQuery,
-)
+from quadro_server.storage.base import EventPage, EventQuery, TaskQuery
+from quadro_server.storage.batching import BatchingStore
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +65,7 @@ class _Unexpected(Exception):
     """A command failed with something other than a rejection: retry the batch guarded."""
 
 
-@dataclasses.dataclass(slots=True)
-class _Pending:
-    command: Command
-    future: asyncio.Future[Applied | QuadroError]
-
-
-class SqliteStore(Store):
+class SqliteStore(BatchingStore):
     def __init__(
         self,
         path: str,
@@ -87,25 +75,19 @@ class SqliteStore(Store):
         readers: int = 4,
         engine: Engine | None = None,
     ) -> None:
+        super().__init__(max_batch)
         self.path = path
         self.durability = durability
-        self.max_batch = max_batch
         self._engine = engine or Engine()
-        self._pending: list[_Pending] = []
-        self._writing: asyncio.Task[None] | None = None
         self._conn: sqlite3.Connection | None = None
         # The durable COMMIT (an fsync) runs here, so that the event loop keeps serving
         # while the disk works; every other statement of a batch runs on the loop.
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="quadro-sqlite-commit")
-        self._listeners: list[CommitListener] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._reader_pool = ThreadPoolExecutor(readers, thread_name_prefix="quadro-sqlite-read")
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
         self._reader_lock = threading.Lock()
         self._specs: dict[str, BoardRecord] = {}
-        self._last_now = 0
-        self._closed = False
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -128,9 +110,7 @@ class SqliteStore(Store):
     async def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
-        while self._writing is not None:
-            await asyncio.shield(self._writing)  # finish what was queued
+        await self._finish_writes()
         if self._conn is not None:
             self._conn.close()
         self._committer.shutdown(wait=True)
@@ -139,9 +119,6 @@ class SqliteStore(Store):
             for conn in self._reader_conns:
                 conn.close()
             self._reader_conns.clear()
-
-    def add_commit_listener(self, listener: CommitListener) -> None:
-        self._listeners.append(listener)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -154,54 +131,21 @@ class SqliteStore(Store):
 
     # --- writes ---------------------------------------------------------------------
 
-    async def apply(self, commands: Sequence[Command]) -> list[Applied | QuadroError]:
-        if self._closed:
-            raise Unavailable("the store is closed", reason=reasons.SHUTTING_DOWN)
-        assert self._loop is not None, "start() the store first"
-        futures = []
-        for command in commands:
-            future: asyncio.Future[Applied | QuadroError] = self._loop.create_future()
-            self._pending.append(_Pending(command, future))
-            futures.append(future)
-        if self._writing is None:
-            self._writing = self._loop.create_task(self._write_all())
-        if len(futures) == 1:
-            return [await futures[0]]
-        return list(await asyncio.gather(*futures))
-
-    async def _write_all(self) -> None:
-        """Commit what is queued, batch after batch, until nothing is. While one batch
-        commits, the next one gathers: concurrent callers share a commit."""
-        try:
-            while self._pending:
-                batch = self._pending[: self.max_batch]
-                del self._pending[: self.max_batch]
-                await self._commit(batch)
-        finally:
-            self._writing = None
-
-    async def _commit(self, batch: list[_Pending]) -> None:
-        assert self._conn is not None
-        now = max(now_us(), self._last_now)
-        self._last_now = now
-        commands = [pending.command for pending in batch]
-        outcomes: list[Applied | QuadroError]
+    async def _commit_batch(self, commands: list[Command], now: int) -> list[Applied | QuadroError]:
+        assert self._conn is not None, "start() the store first"
         try:
             try:
-                outcomes = await self._transaction(self._conn, commands, now, guarded=False)
+                return await self._transaction(self._conn, commands, now, guarded=False)
             except _Unexpected:
                 # A command failed half-way (a bug, or the database refused a statement):
                 # redo the batch with a savepoint around each command, so that only that
                 # command fails and the others commit.
-                outcomes = await self._transaction(self._conn, commands, now, guarded=True)
+                return await self._transaction(self._conn, commands, now, guarded=True)
         except sqlite3.Error as exc:
-            log.error("commit of %d command(s) failed: %s", len(batch), exc)
-            failure = Unavailable(
+            log.error("commit of %d command(s) failed: %s", len(commands), exc)
+            raise Unavailable(
                 f"the store could not commit: {exc}", reason=reasons.STORE_UNAVAILABLE
-            )
-            outcomes = [failure] * len(batch)
-        events = [e for o in outcomes if isinstance(o, Applied) for e in o.events]
-        self._deliver(batch, outcomes, events)
+            ) from exc
 
     async def _durable_commit(self, conn: sqlite3.Connection) -> None:
         # In the committer thread even without an fsync (durability fast): the loop then
@@ -260,24 +204,6 @@ class SqliteStore(Store):
             return Internal(f"internal error: {type(exc).__name__}", reason=reasons.INTERNAL)
         conn.execute("RELEASE command")
         return applied
-
-    def _deliver(
-        self,
-        batch: list[_Pending],
-        outcomes: list[Applied | QuadroError],
-        events: list[EventRecord],
-    ) -> None:
-        # Listeners first: a caller that was answered and then subscribes must find its
-        # own event in the hub.
-        if events:
-            for listener in self._listeners:
-                try:
-                    listener(events)
-                except Exception:
-                    log.exception("commit listener failed")
-        for pending, outcome in zip(batch, outcomes, strict=True):
-            if not pending.future.done():
-                pending.future.set_result(outcome)
 
     # --- reads ----------------------------------------------------------------------
 
@@ -481,7 +407,7 @@ class _Transaction:
             "tasks",
             ("board_id", "task_id"),
             rows.task_to_row(task),
-            _changed(task, previous, rows.TASK_COLUMNS),
+            rows.changed_columns(task, previous, rows.TASK_COLUMNS),
         )
 
     def next_event(self, board_id: str, now: int) -> tuple[int, int]:
@@ -523,7 +449,7 @@ class _Transaction:
                 "agents",
                 ("board_id", "agent_id"),
                 row,
-                _changed(agent, previous, rows.AGENT_COLUMNS),
+                rows.changed_columns(agent, previous, rows.AGENT_COLUMNS),
             )
 
     def put_data(self, entry: DataRecord) -> None:
@@ -567,11 +493,6 @@ def _read_requests(conn: sqlite3.Connection, request_ids: list[str]) -> dict[str
 
 
 # --- shared SQL -----------------------------------------------------------------------
-
-
-def _changed(new: object, old: object, columns: tuple[str, ...]) -> tuple[str, ...]:
-    """The columns whose record field differs (columns are named after the fields)."""
-    return tuple(c for c in columns if getattr(new, c) != getattr(old, c))
 
 
 _update_sql: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}

@@ -1,0 +1,105 @@
+"""Group commit, shared by the stores: calls queue their commands, one batch at a time
+is committed, and every caller is answered once its batch is durable.
+
+While a batch commits, the calls that arrive meanwhile gather into the next one, so
+concurrent callers share a commit without any waiting window added, and a lone caller
+is committed at once. A store supplies `_commit_batch`, which applies a list of commands
+in one transaction and returns one outcome per command.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from quadro import reasons
+from quadro_server.core.clock import now_us
+from quadro_server.core.commands import Command
+from quadro_server.core.engine import Applied
+from quadro_server.core.errors import QuadroError, Unavailable
+from quadro_server.core.records import EventRecord
+from quadro_server.storage.base import CommitListener, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Pending:
+    command: Command
+    future: asyncio.Future[Applied | QuadroError]
+
+
+class BatchingStore(Store):
+    def __init__(self, max_batch: int) -> None:
+        self.max_batch = max_batch
+        self._pending: list[_Pending] = []
+        self._writing: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._listeners: list[CommitListener] = []
+        self._last_now = 0
+        self._closed = False
+
+    @abc.abstractmethod
+    async def _commit_batch(self, commands: list[Command], now: int) -> list[Applied | QuadroError]:
+        """Apply `commands` at time `now` in one transaction; one outcome per command.
+        Raise Unavailable if the store cannot commit (nothing of the batch applied)."""
+
+    def add_commit_listener(self, listener: CommitListener) -> None:
+        self._listeners.append(listener)
+
+    def _publish(self, events: Sequence[EventRecord]) -> None:
+        """Hand committed events to the listeners, before their callers are answered: a
+        caller that was answered and then subscribes finds its own events in the hub."""
+        if events:
+            for listener in self._listeners:
+                try:
+                    listener(events)
+                except Exception:
+                    log.exception("commit listener failed")
+
+    async def apply(self, commands: Sequence[Command]) -> list[Applied | QuadroError]:
+        if self._closed:
+            raise Unavailable("the store is closed", reason=reasons.SHUTTING_DOWN)
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        futures = []
+        for command in commands:
+            future: asyncio.Future[Applied | QuadroError] = self._loop.create_future()
+            self._pending.append(_Pending(command, future))
+            futures.append(future)
+        if self._writing is None:
+            self._writing = self._loop.create_task(self._write_all())
+        if len(futures) == 1:
+            return [await futures[0]]
+        return list(await asyncio.gather(*futures))
+
+    async def _write_all(self) -> None:
+        try:
+            while self._pending:
+                batch = self._pending[: self.max_batch]
+                del self._pending[: self.max_batch]
+                await self._commit(batch)
+        finally:
+            self._writing = None
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        # One time for the whole batch, never earlier than the previous batch's.
+        now = max(now_us(), self._last_now)
+        self._last_now = now
+        try:
+            outcomes = await self._commit_batch([p.command for p in batch], now)
+        except Unavailable as failure:
+            outcomes = [failure] * len(batch)
+        self._publish([e for o in outcomes if isinstance(o, Applied) for e in o.events])
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if not pending.future.done():
+                pending.future.set_result(outcome)
+
+    async def _finish_writes(self) -> None:
+        """Refuse new commands and wait for the queued ones to be committed."""
+        self._closed = True
+        while self._writing is not None:
+            await asyncio.shield(self._writing)
