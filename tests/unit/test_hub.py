@@ -31,6 +31,7 @@ async def test_window_serves_recent_events_and_refers_older_reads_to_the_store()
     hub = EventHub(encode, window=3)
     assert hub.scan("b", 0, EVERYTHING, 10, 1000) is None, "nothing in memory yet"
     hub.publish([event("b", s) for s in range(1, 6)])
+    await asyncio.sleep(0)  # published events become visible at the wake
     assert hub.scan("b", 1, EVERYTHING, 10, 1000) is None, "1 left the window (3, 4, 5 remain)"
     scan = hub.scan("b", 2, EVERYTHING, 10, 1000)
     assert scan is not None
@@ -47,6 +48,7 @@ async def test_window_serves_recent_events_and_refers_older_reads_to_the_store()
 async def test_filters_advance_the_position_past_what_they_skip() -> None:
     hub = EventHub(encode_sequence, window=10)
     hub.publish([event("b", 1, "a"), event("b", 2, "x"), event("b", 3, "a"), event("b", 4, "x")])
+    await asyncio.sleep(0)  # published events become visible at the wake
     scan = hub.scan("b", 0, EventFilter(task_types=("x",)), 10, 1000)
     assert scan is not None
     assert (scan.wire, scan.position) == (bytes([2, 4]), 4)
@@ -58,9 +60,11 @@ async def test_filters_advance_the_position_past_what_they_skip() -> None:
 async def test_readers_at_the_same_place_share_one_scan() -> None:
     hub = EventHub(encode_sequence, window=10)
     hub.publish([event("b", 1), event("b", 2)])
+    await asyncio.sleep(0)  # published events become visible at the wake
     first = hub.scan("b", 0, EVERYTHING, 10, 1000)
     assert hub.scan("b", 0, EVERYTHING, 10, 1000) is first
     hub.publish([event("b", 3)])
+    await asyncio.sleep(0)  # published events become visible at the wake
     later = hub.scan("b", 0, EVERYTHING, 10, 1000)
     assert later is not first, "a new head is a new scan"
     assert later is not None
@@ -70,6 +74,7 @@ async def test_readers_at_the_same_place_share_one_scan() -> None:
 async def test_a_gap_restarts_the_window() -> None:
     hub = EventHub(encode_sequence, window=10)
     hub.publish([event("b", 1), event("b", 2), event("b", 7)])
+    await asyncio.sleep(0)  # published events become visible at the wake
     assert hub.scan("b", 2, EVERYTHING, 10, 1000) is None
     scan = hub.scan("b", 6, EVERYTHING, 10, 1000)
     assert scan is not None
@@ -90,3 +95,17 @@ async def test_wakes_watchers_of_the_board_once_per_loop_iteration() -> None:
     await asyncio.sleep(0)
     assert sorted(woken) == ["a", "ab", "ab"]
     assert hub.watcher_count == 3
+
+
+async def test_events_become_visible_when_their_watchers_are_woken() -> None:
+    hub = EventHub(encode_sequence, window=10)
+    hub.publish([event("b", 1)])
+    await asyncio.sleep(0)
+    hub.publish([event("b", 2)])
+    early = hub.scan("b", 0, EVERYTHING, 10, 1000)
+    assert early is not None
+    assert early.position == 1, "2 is published but its wake has not run yet"
+    await asyncio.sleep(0)
+    later = hub.scan("b", 0, EVERYTHING, 10, 1000)
+    assert later is not None
+    assert later.position == 2

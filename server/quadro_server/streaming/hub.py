@@ -21,6 +21,11 @@ Wake = Callable[[], None]
 
 # Distinct (board, position, filter, head) scans remembered for sharing.
 _SCANS_KEPT = 4096
+# Watchers woken per turn of the event loop.
+_WAKE_CHUNK = 32
+# Fan-out coalescing: the window grows by this much per watcher, up to the maximum.
+_FAN_OUT_SECONDS_PER_WATCHER = 60e-6
+FAN_OUT_WINDOW_MAX = 0.06
 Encoder = Callable[[EventRecord], bytes]
 
 
@@ -45,6 +50,10 @@ class _Window:
 
     def __init__(self, size: int) -> None:
         self.events: deque[Recent] = deque(maxlen=size)
+        # The last sequence readers may see: published events become visible when their
+        # watchers are woken, so that a reader that happens to be awake does not send
+        # them one by one ahead of the fan-out window.
+        self.visible = 0
 
     @property
     def first(self) -> int:
@@ -64,14 +73,16 @@ class _Window:
         self.events.append(recent)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Scan:
     """What a reader at some position gets from the window: the matching events, already
-    encoded and joined, how many they are, and the position the scan reached."""
+    encoded and joined, how many they are, and the position the scan reached. Readers
+    that share a scan can share the whole message built from it (`framed`)."""
 
     wire: bytes
     count: int
     position: int
+    framed: bytes | None = None
 
 
 class EventHub:
@@ -88,8 +99,9 @@ class EventHub:
         self.closing = False
 
     def publish(self, events: Sequence[EventRecord]) -> None:
-        """Add committed events (in commit order) and wake their boards' watchers, once
-        per loop iteration however many commits arrived in it."""
+        """Add committed events (in commit order) and schedule a wake of their boards'
+        watchers: at once when they are few; after a short window when they are many,
+        so that each of them gets more events per message (see `_fan_out_delay`)."""
         for event in events:
             window = self._windows.get(event.board_id)
             if window is None:
@@ -98,16 +110,42 @@ class EventHub:
             self._dirty.add(event.board_id)
         if self._dirty and not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            loop = asyncio.get_running_loop()
+            delay = self._fan_out_delay()
+            if delay:
+                loop.call_later(delay, self._flush)
+            else:
+                loop.call_soon(self._flush)
+
+    def _fan_out_delay(self) -> float:
+        # Sending a message costs the server tens of microseconds: with many watchers,
+        # waking them on every commit would spend the event loop on one-event messages
+        # and leave no time to take in new calls. Coalescing over a window that grows
+        # with the watchers keeps the cost per event bounded; the window never exceeds
+        # FAN_OUT_WINDOW_MAX.
+        watchers = self.watcher_count
+        if watchers <= _WAKE_CHUNK:
+            return 0.0
+        return min(FAN_OUT_WINDOW_MAX, watchers * _FAN_OUT_SECONDS_PER_WATCHER)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
         dirty, self._dirty = self._dirty, set()
         woken: set[Wake] = set()
         for board in dirty:
+            window = self._windows[board]
+            window.visible = window.last
             woken.update(self._watchers.get(board, ()))
-        for wake in woken:
+        self._wake_in_chunks(list(woken), 0)
+
+    def _wake_in_chunks(self, woken: list[Wake], start: int) -> None:
+        # A woken subscription runs in the next turn of the loop. Waking them a chunk
+        # per turn keeps every turn short: the gRPC server takes in new calls between
+        # turns, so writers are never starved by a big fan-out.
+        for wake in woken[start : start + _WAKE_CHUNK]:
             wake()
+        if start + _WAKE_CHUNK < len(woken):
+            asyncio.get_running_loop().call_soon(self._wake_in_chunks, woken, start + _WAKE_CHUNK)
 
     def scan(
         self, board: str, after: int, event_filter: EventFilter, max_events: int, max_bytes: int
@@ -117,7 +155,8 @@ class EventHub:
         window = self._windows.get(board)
         if window is None or not window.events or after < window.first - 1:
             return None
-        key = (board, after, window.last, event_filter, max_events, max_bytes)
+        visible = min(window.visible, window.last)
+        key = (board, after, visible, event_filter, max_events, max_bytes)
         found = self._scans.get(key)
         if found is not None:
             return found
@@ -125,7 +164,8 @@ class EventHub:
         size = 0
         position = after
         start = after - window.first + 1
-        for i in range(start, min(start + max_events, len(window.events))):
+        stop = min(start + max_events, len(window.events), visible - window.first + 1)
+        for i in range(start, stop):
             item = window.events[i]
             if event_filter.matches(item.record):
                 wire = item.wire()
