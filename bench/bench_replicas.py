@@ -47,10 +47,11 @@ import psycopg
 
 import quadro
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Run as a script: the repository root (for bench.*) and tests/ (for support.*).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from bench_transitions import (
+from bench.bench_transitions import (
     BOARD,
     CpuClock,
     CpuSeconds,
@@ -61,7 +62,6 @@ from bench_transitions import (
     source_version,
     transitions,
 )
-
 from support.server import ServerProcess
 
 ADMIN_URL = os.environ.get("QUADRO_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
