@@ -19,7 +19,7 @@ from quadro import reasons
 from quadro_server.core.clock import now_us
 from quadro_server.core.commands import Command
 from quadro_server.core.engine import Applied
-from quadro_server.core.errors import QuadroError, Unavailable
+from quadro_server.core.errors import Internal, QuadroError, Unavailable
 from quadro_server.core.records import EventRecord
 from quadro_server.storage.base import CommitListener, Store
 
@@ -89,10 +89,15 @@ class BatchingStore(Store):
         # One time for the whole batch, never earlier than the previous batch's.
         now = max(now_us(), self._last_now)
         self._last_now = now
+        outcomes: list[Applied | QuadroError]
         try:
             outcomes = await self._commit_batch([p.command for p in batch], now)
         except Unavailable as failure:
             outcomes = [failure] * len(batch)
+        except Exception:
+            # A bug in a store must never leave its callers waiting for ever.
+            log.exception("a batch of %d command(s) failed", len(batch))
+            outcomes = [Internal("internal error", reason=reasons.INTERNAL)] * len(batch)
         self._publish([e for o in outcomes if isinstance(o, Applied) for e in o.events])
         for pending, outcome in zip(batch, outcomes, strict=True):
             if not pending.future.done():

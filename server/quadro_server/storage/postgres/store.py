@@ -335,11 +335,16 @@ class PostgresStore(BatchingStore):
             if deletes:
                 await cur.executemany("DELETE FROM data WHERE board_id = %s AND key = %s", deletes)
             if overlay.new_requests:
-                await cur.executemany(
-                    "INSERT INTO requests (request_id, fingerprint, result, create_time) "
-                    "VALUES (%s, %s, %s, %s)",
+                await _insert_many(
+                    cur,
+                    "requests",
                     [
-                        (r.request_id, r.fingerprint, r.result_json, r.create_time)
+                        {
+                            "request_id": r.request_id,
+                            "fingerprint": r.fingerprint,
+                            "result": r.result_json,
+                            "create_time": r.create_time,
+                        }
                         for r in overlay.new_requests
                     ],
                 )
@@ -356,7 +361,7 @@ class PostgresStore(BatchingStore):
             removed = []
             for before, limit in overlay.expirations:
                 await cur.execute(
-                    "DELETE FROM requests WHERE id IN (SELECT id FROM requests "
+                    "DELETE FROM requests WHERE request_id IN (SELECT request_id FROM requests "
                     "WHERE create_time < %s ORDER BY create_time LIMIT %s)",
                     (before, limit),
                 )
@@ -580,12 +585,45 @@ async def _one(conn: Conn, sql: str, args: Any) -> dict[str, Any] | None:
         return await cur.fetchone()
 
 
+# Column types, for writing many rows as arrays (`unnest`) in one statement.
+_TYPES: dict[str, str] = {
+    "board_id": "text", "spec": "text", "scope": "text", "create_time": "bigint",
+    "head_sequence": "bigint", "task_id": "text", "created_sequence": "bigint",
+    "task_type": "text", "label": "text", "priority": "integer", "status": "text",
+    "profile": "text", "assigned_to": "text", "output": "text", "notes": "text",
+    "labels": "text", "context_snapshot_hash": "text", "attempt": "bigint",
+    "version": "bigint", "archived": "integer", "heartbeat_time": "bigint",
+    "update_time": "bigint", "archive_time": "bigint", "parent_task": "text",
+    "origin_task": "text", "sequence": "bigint", "type": "text", "agent": "text",
+    "from_status": "text", "to_status": "text", "payload": "text", "request_id": "text",
+    "principal": "text", "agent_id": "text", "display_name": "text",
+    "capabilities": "text", "concurrency": "integer", "active_tasks": "integer",
+    "register_time": "bigint", "last_seen_time": "bigint", "fingerprint": "text",
+    "result": "text",
+}  # fmt: skip
+
+
+# Where a column name means another type in one table.
+_TABLE_TYPES: dict[tuple[str, str], str] = {("agents", "version"): "text"}
+
+
+def _type(table: str, column: str) -> str:
+    return _TABLE_TYPES.get((table, column)) or _TYPES[column]
+
+
+def _arrays(found: list[dict[str, Any]], columns: tuple[str, ...]) -> tuple[list[Any], ...]:
+    return tuple([r[c] for r in found] for c in columns)
+
+
 async def _insert_many(
     cur: psycopg.AsyncCursor[dict[str, Any]], table: str, found: list[dict[str, Any]]
 ) -> None:
+    """One INSERT for all the rows, their columns passed as arrays: a statement per row
+    would cost PostgreSQL a statement execution per row."""
     columns = tuple(found[0])
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-    await cur.executemany(sql, [tuple(r[c] for c in columns) for r in found])
+    arrays = ", ".join(f"%s::{_type(table, c)}[]" for c in columns)
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+    await cur.execute(sql, _arrays(found, columns))
 
 
 async def _update_many(
@@ -594,17 +632,22 @@ async def _update_many(
     keys: tuple[str, ...],
     changes: list[tuple[dict[str, Any], tuple[str, ...]]],
 ) -> None:
-    """UPDATE only the changed columns, one statement per set of columns."""
-    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    """UPDATE only the changed columns, one statement per set of columns, the rows passed
+    as arrays."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row, changed in changes:
         if changed:
-            groups.setdefault(changed, []).append(
-                (*(row[c] for c in changed), *(row[k] for k in keys))
-            )
-    for changed, params in groups.items():
-        assignments = ", ".join(f"{c} = %s" for c in changed)
-        where = " AND ".join(f"{k} = %s" for k in keys)
-        await cur.executemany(f"UPDATE {table} SET {assignments} WHERE {where}", params)
+            groups.setdefault(changed, []).append(row)
+    for changed, found in groups.items():
+        columns = (*keys, *changed)
+        arrays = ", ".join(f"%s::{_type(table, c)}[]" for c in columns)
+        assignments = ", ".join(f"{c} = v.{c}" for c in changed)
+        where = " AND ".join(f"t.{k} = v.{k}" for k in keys)
+        await cur.execute(
+            f"UPDATE {table} AS t SET {assignments} FROM unnest({arrays}) "
+            f"AS v({', '.join(columns)}) WHERE {where}",
+            _arrays(found, columns),
+        )
 
 
 def _any_of(sql: list[str], args: list[Any], column: str, values: tuple[str, ...]) -> None:
