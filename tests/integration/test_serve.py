@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import quadro
 from support.server import ServerProcess
@@ -50,3 +55,34 @@ def test_environment_variables_configure_the_server(tmp_path: Path) -> None:
         process.terminate()
         assert process.wait(30) == 0
     assert store.exists()
+
+
+def test_health_watch_follows_the_server_until_it_drains(tmp_path: Path) -> None:
+    """The standard health service streams too: SERVING while up, NOT_SERVING once SIGTERM
+    starts the drain."""
+    server = ServerProcess(tmp_path / "q.db").start()
+    try:
+        with grpc.insecure_channel(server.address) as channel:
+            watch = health_pb2_grpc.HealthStub(channel).Watch(
+                health_pb2.HealthCheckRequest(service=""), timeout=30
+            )
+            assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+            assert server.process is not None
+            server.process.send_signal(signal.SIGTERM)
+            statuses = [reply.status for reply in _until_closed(watch)]
+            assert statuses[:1] == [health_pb2.HealthCheckResponse.NOT_SERVING]
+        assert server.process.wait(30) == 0
+    finally:
+        server.stop()
+
+
+def _until_closed(
+    watch: Iterator[health_pb2.HealthCheckResponse],
+) -> list[health_pb2.HealthCheckResponse]:
+    replies = []
+    try:
+        for reply in watch:
+            replies.append(reply)
+    except grpc.RpcError:
+        pass  # the draining server ends the stream
+    return replies

@@ -4,6 +4,8 @@ whom it wakes, and that readers at the same place share one scan."""
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 
 from quadro_server.core.event_filter import EventFilter
 from quadro_server.core.records import EventRecord
@@ -109,3 +111,31 @@ async def test_events_become_visible_when_their_watchers_are_woken() -> None:
     later = hub.scan("b", 0, EVERYTHING, 10, 1000)
     assert later is not None
     assert later.position == 2
+
+
+async def test_a_slow_fan_out_spaces_out_the_next_one() -> None:
+    """With many watchers, the next fan-out waits at least as long as the last one took,
+    so that fan-out never holds the event loop more than about half of the time."""
+    hub = EventHub(encode_sequence, window=100)
+    rounds: list[list[int]] = [[], []]
+    done = [asyncio.Event(), asyncio.Event()]
+
+    def watcher(i: int) -> Callable[[], None]:
+        def wake() -> None:
+            time.sleep(0.002)  # a costly send: 40 of them take at least 80 ms
+            current = 0 if len(rounds[0]) < 40 else 1
+            rounds[current].append(i)
+            if len(rounds[current]) == 40:
+                done[current].set()
+
+        return wake
+
+    for i in range(40):
+        hub.watch(["b"], watcher(i))
+    hub.publish([event("b", 1)])
+    await asyncio.wait_for(done[0].wait(), 10)
+    hub.publish([event("b", 2)])
+    await asyncio.sleep(0.02)
+    assert rounds[1] == [], "the second fan-out waits as long as the first took"
+    await asyncio.wait_for(done[1].wait(), 10)
+    assert sorted(rounds[0]) == sorted(rounds[1]) == list(range(40))

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -112,34 +114,46 @@ def _wrap(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any
     return handler
 
 
+@contextlib.asynccontextmanager
+async def _statuses(
+    request: Any, context: grpc.aio.ServicerContext[Any, Any]
+) -> AsyncIterator[None]:
+    """Answer an undecodable request, and any error the handler raises, with a status."""
+    error = _as_error(request)
+    if error is not None:
+        await _abort(context, error)
+    try:
+        yield
+    except grpc.aio.AbortError:
+        raise
+    except Exception as exc:
+        await _abort(context, exc)
+
+
 def _wrap_unary(behaviour: Any) -> Any:
     async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        error = _as_error(request)
-        if error is not None:
-            await _abort(context, error)
-        try:
+        async with _statuses(request, context):
             return await behaviour(request, context)
-        except Exception as exc:
-            if isinstance(exc, grpc.aio.AbortError):
-                raise
-            await _abort(context, exc)
 
     return unary
 
 
 def _wrap_stream(behaviour: Any) -> Any:
+    # grpc.aio runs a coroutine handler as one that writes its messages itself
+    # (`context.write`), and iterates any other: the wrapper must keep the same kind.
+    if inspect.iscoroutinefunction(behaviour):
+
+        async def writer(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+            async with _statuses(request, context):
+                await behaviour(request, context)
+
+        return writer
+
     async def stream(
         request: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[Any]:
-        error = _as_error(request)
-        if error is not None:
-            await _abort(context, error)
-        try:
+        async with _statuses(request, context):
             async for item in behaviour(request, context):
                 yield item
-        except Exception as exc:
-            if isinstance(exc, grpc.aio.AbortError):
-                raise
-            await _abort(context, exc)
 
     return stream

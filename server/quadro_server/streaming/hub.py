@@ -22,10 +22,13 @@ Wake = Callable[[], None]
 # Distinct (board, position, filter, head) scans remembered for sharing.
 _SCANS_KEPT = 4096
 # Watchers woken per turn of the event loop.
-_WAKE_CHUNK = 32
+_WAKE_CHUNK = 4
 # Fan-out coalescing: the window grows by this much per watcher, up to the maximum.
 _FAN_OUT_SECONDS_PER_WATCHER = 60e-6
 FAN_OUT_WINDOW_MAX = 0.06
+# Pacing: the next fan-out starts no sooner than the previous one took (up to this long),
+# so that fan-out never takes more than about half of the event loop from the writers.
+_FAN_OUT_PACING_MAX = 1.0
 Encoder = Callable[[EventRecord], bytes]
 
 
@@ -96,6 +99,8 @@ class EventHub:
         self._watchers: dict[str, set[Wake]] = {}
         self._dirty: set[str] = set()
         self._flush_scheduled = False
+        # How long the last fan-out took, from its first wake to its last.
+        self._last_fan_out = 0.0
         self.closing = False
 
     def publish(self, events: Sequence[EventRecord]) -> None:
@@ -123,10 +128,14 @@ class EventHub:
         # and leave no time to take in new calls. Coalescing over a window that grows
         # with the watchers keeps the cost per event bounded; the window never exceeds
         # FAN_OUT_WINDOW_MAX.
+        # On a slow or loaded machine a fan-out to many watchers can take longer than
+        # the window: pacing then spaces the fan-outs out so that calls keep coming in,
+        # trading latency for the writers' throughput.
         watchers = self.watcher_count
         if watchers <= _WAKE_CHUNK:
             return 0.0
-        return min(FAN_OUT_WINDOW_MAX, watchers * _FAN_OUT_SECONDS_PER_WATCHER)
+        window = min(FAN_OUT_WINDOW_MAX, watchers * _FAN_OUT_SECONDS_PER_WATCHER)
+        return max(window, min(self._last_fan_out, _FAN_OUT_PACING_MAX))
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -136,16 +145,19 @@ class EventHub:
             window = self._windows[board]
             window.visible = window.last
             woken.update(self._watchers.get(board, ()))
-        self._wake_in_chunks(list(woken), 0)
+        self._wake_in_chunks(list(woken), 0, asyncio.get_running_loop().time())
 
-    def _wake_in_chunks(self, woken: list[Wake], start: int) -> None:
+    def _wake_in_chunks(self, woken: list[Wake], start: int, began: float) -> None:
         # A woken subscription runs in the next turn of the loop. Waking them a chunk
         # per turn keeps every turn short: the gRPC server takes in new calls between
         # turns, so writers are never starved by a big fan-out.
         for wake in woken[start : start + _WAKE_CHUNK]:
             wake()
+        loop = asyncio.get_running_loop()
         if start + _WAKE_CHUNK < len(woken):
-            asyncio.get_running_loop().call_soon(self._wake_in_chunks, woken, start + _WAKE_CHUNK)
+            loop.call_soon(self._wake_in_chunks, woken, start + _WAKE_CHUNK, began)
+        else:
+            self._last_fan_out = loop.time() - began
 
     def scan(
         self, board: str, after: int, event_filter: EventFilter, max_events: int, max_bytes: int

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from quadro import limits, reasons
@@ -47,8 +47,10 @@ class Subscription:
         self._frame = frame
         self.positions: dict[str, int] = {}
 
-    async def messages(self) -> AsyncIterator[bytes]:
-        """Wire messages, forever; ends with Unavailable when the server shuts down."""
+    async def run(self, send: Callable[[bytes], Awaitable[None]]) -> None:
+        """Send wire messages, forever; ends with Unavailable when the server shuts down.
+        Messages are sent rather than yielded: each layer of async generators between
+        the stream and the transport costs every message of every subscriber."""
         spec = self._spec
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
@@ -61,25 +63,25 @@ class Subscription:
                     found = await self._store.get_board(board)
                     start = found.head_sequence if found is not None else 0
                 self.positions[board] = start
-            yield self._frame([], dict(self.positions))
+            await send(self._frame([], dict(self.positions)))
             last_sent = time.monotonic()
             while not self._hub.closing:
                 wake.clear()
                 shared = self._shared_message()
                 if shared is not None:
-                    yield shared
+                    await send(shared)
                     last_sent = time.monotonic()
                     continue
                 chunks, moved = await self._collect()
                 if chunks:
-                    yield self._frame(chunks, dict(self.positions))
+                    await send(self._frame(chunks, dict(self.positions)))
                     last_sent = time.monotonic()
                     continue
                 if moved:
                     continue  # scanned past non-matching events; there may be more to read
                 remaining = spec.progress_interval - (time.monotonic() - last_sent)
                 if remaining <= 0:
-                    yield self._frame([], dict(self.positions))
+                    await send(self._frame([], dict(self.positions)))
                     last_sent = time.monotonic()
                     continue
                 # A timer that sets the same event: cheaper than asyncio.wait_for, which

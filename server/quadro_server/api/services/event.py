@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 
 import grpc
 
@@ -39,8 +38,8 @@ class EventService(event_pb2_grpc.EventServiceServicer):
 
     async def SubscribeEvents(  # type: ignore[override]
         self, request: event_pb2.SubscribeEventsRequest, context: Context
-    ) -> AsyncIterator[bytes]:
-        # Yields pre-encoded SubscribeEventsResponse messages (see convert.event_entry);
+    ) -> None:
+        # Writes pre-encoded SubscribeEventsResponse messages (see convert.event_entry);
         # the error interceptor passes bytes through its serializer untouched.
         spec = requests.subscribe(request)
         for board_id in spec.boards:
@@ -54,5 +53,4 @@ class EventService(event_pb2_grpc.EventServiceServicer):
                 convert.event_entry,
                 convert.subscription_message,
             )
-            async for message in subscription.messages():
-                yield message
+            await subscription.run(context.write)
