@@ -394,17 +394,20 @@ class Client:
         *,
         display_name: str = "",
         capabilities: Iterable[str] = (),
+        review_capabilities: Iterable[str] = (),
         version: str = "",
         concurrency: int = 0,
         request_id: str | None = None,
     ) -> agent_pb2.RegisterAgentResponse:
-        """Register an agent's card, or update it."""
+        """Register an agent's card, or update it. `capabilities` are the task types (or
+        globs) it works on, `review_capabilities` those whose work it reviews."""
         request = agent_pb2.RegisterAgentRequest(
             parent=names.board(board),
             agent_id=agent_id,
             agent=agent_pb2.Agent(
                 display_name=display_name,
                 capabilities=list(capabilities),
+                review_capabilities=list(review_capabilities),
                 version=version,
                 concurrency=concurrency,
             ),

@@ -16,12 +16,16 @@ def status(client: quadro.Client, board: str, agent: str) -> int:
 
 def test_register_and_update_card(client: quadro.Client, board: str) -> None:
     first = client.register_agent(board, "alice", display_name="Alice", capabilities=["a_*"],
-                                  version="1.0", concurrency=2).agent  # fmt: skip
+                                  review_capabilities=["b_*", "c"], version="1.0",
+                                  concurrency=2).agent  # fmt: skip
     assert first.name == f"boards/{board}/agents/alice"
     assert (first.concurrency, list(first.capabilities)) == (2, ["a_*"])
+    assert list(first.review_capabilities) == ["b_*", "c"]
+    assert list(client.get_agent(board, "alice").agent.review_capabilities) == ["b_*", "c"]
     assert first.status == agent_pb2.AGENT_STATUS_IDLE
     updated = client.register_agent(board, "alice", version="1.1").agent
     assert updated.version == "1.1"
+    assert list(updated.review_capabilities) == [], "a registration replaces the card"
     assert updated.concurrency == 1
     assert updated.register_time == first.register_time
     assert [a.name for a in client.iter_agents(board)] == [first.name]

@@ -224,9 +224,11 @@ def test_agents_register_get_ls(server: ServerProcess, board_id: str) -> None:
     alice = ok_json(
         server, "agents", "register", board_id, "alice", "--capability", "claim_*",
         "--capability", "review", "--concurrency", "2", "--display-name", "Alice",
+        "--review", "legal_*",
     )  # fmt: skip
     assert alice["name"] == f"boards/{board_id}/agents/alice"
     assert alice["capabilities"] == ["claim_*", "review"]
+    assert alice["review_capabilities"] == ["legal_*"]
     assert alice["concurrency"] == 2
     assert alice["display_name"] == "Alice"
     assert alice["status"] == "AGENT_STATUS_IDLE"
@@ -239,11 +241,13 @@ def test_agents_register_get_ls(server: ServerProcess, board_id: str) -> None:
 
     rows = table(
         ok(server, "agents", "ls", board_id),
-        "agent", "status", "active", "capabilities", "last seen",
+        "agent", "status", "active", "capabilities", "reviews", "last seen",
     )  # fmt: skip
-    assert [(r["agent"], r["status"], r["active"], r["capabilities"]) for r in rows] == [
-        ("alice", "IDLE", "0/2", "claim_*,review"),
-        ("bob", "IDLE", "0/1", "*"),
+    assert [
+        (r["agent"], r["status"], r["active"], r["capabilities"], r["reviews"]) for r in rows
+    ] == [
+        ("alice", "IDLE", "0/2", "claim_*,review", "legal_*"),
+        ("bob", "IDLE", "0/1", "*", "-"),
     ]
     listed = ok_json(server, "agents", "ls", board_id)
     assert [a["name"] for a in listed] == [

@@ -16,6 +16,7 @@ FIELDS = (
     "active_tasks",
     "concurrency",
     "capabilities",
+    "review_capabilities",
     "version",
     "register_time",
     "last_seen_time",
@@ -32,6 +33,7 @@ def register_agent(client: quadro.Client, args: argparse.Namespace) -> None:
         args.agent,
         display_name=args.display_name,
         capabilities=args.capability,
+        review_capabilities=args.review,
         version=args.version,
         concurrency=args.concurrency,
     ).agent
@@ -49,13 +51,14 @@ def ls(client: quadro.Client, args: argparse.Namespace) -> None:
         print_json([as_dict(a) for a in agents])
         return
     print_table(
-        ("agent", "status", "active", "capabilities", "last seen"),
+        ("agent", "status", "active", "capabilities", "reviews", "last seen"),
         (
             (
                 quadro.names.last_segment(a.name),
                 _status(a),
                 f"{a.active_tasks}/{a.concurrency}",
                 ",".join(a.capabilities) or "*",
+                ",".join(a.review_capabilities) or "-",
                 a.last_seen_time.ToJsonString(),
             )
             for a in agents
@@ -90,6 +93,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="append",
         default=[],
         help="task type or glob it can work on (repeatable)",
+    )
+    p.add_argument(
+        "--review",
+        action="append",
+        default=[],
+        metavar="TASK_TYPE",
+        help="task type or glob whose work it can review (repeatable)",
     )
     p.add_argument("--version", default="")
     p.add_argument("--concurrency", type=int, default=0, help="tasks it may hold (default 1)")

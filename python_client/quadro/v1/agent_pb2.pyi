@@ -70,6 +70,7 @@ class Agent(_message.Message):
     REGISTER_TIME_FIELD_NUMBER: _builtins.int
     LAST_SEEN_TIME_FIELD_NUMBER: _builtins.int
     SCOPE_FIELD_NUMBER: _builtins.int
+    REVIEW_CAPABILITIES_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Output only. `boards/{board}/agents/{agent}`. Agent ids are 1-128 characters:
     letters, digits, `_`, `-`, `.`, `:` and `@`, starting with a letter or digit.
@@ -103,6 +104,13 @@ class Agent(_message.Message):
     def last_seen_time(self) -> _timestamp_pb2.Timestamp:
         """Output only. Last registration, heartbeat or result from this agent."""
 
+    @_builtins.property
+    def review_capabilities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Task types or globs whose work the agent can review (tasks in PENDING_REVIEW), at
+        most 64. Empty means it reviews nothing. A hint for Chiefs' dispatch policies, which
+        never give a task's review to the agent that did its work.
+        """
+
     def __init__(
         self,
         *,
@@ -116,10 +124,11 @@ class Agent(_message.Message):
         register_time: _timestamp_pb2.Timestamp | None = ...,
         last_seen_time: _timestamp_pb2.Timestamp | None = ...,
         scope: _builtins.str = ...,
+        review_capabilities: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["last_seen_time", b"last_seen_time", "register_time", b"register_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_tasks", b"active_tasks", "capabilities", b"capabilities", "concurrency", b"concurrency", "display_name", b"display_name", "last_seen_time", b"last_seen_time", "name", b"name", "register_time", b"register_time", "scope", b"scope", "status", b"status", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_tasks", b"active_tasks", "capabilities", b"capabilities", "concurrency", b"concurrency", "display_name", b"display_name", "last_seen_time", b"last_seen_time", "name", b"name", "register_time", b"register_time", "review_capabilities", b"review_capabilities", "scope", b"scope", "status", b"status", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -143,8 +152,8 @@ class RegisterAgentRequest(_message.Message):
     """Idempotency key; see CreateBoardRequest.request_id."""
     @_builtins.property
     def agent(self) -> Global___Agent:
-        """The card: `display_name`, `capabilities`, `version`, `concurrency`. Output-only
-        fields are ignored.
+        """The card: `display_name`, `capabilities`, `review_capabilities`, `version`,
+        `concurrency`. Output-only fields are ignored.
         """
 
     def __init__(

@@ -113,6 +113,7 @@ def agent(record: AgentRecord, now: int, offline_after_us: int) -> agent_pb2.Age
         name=record.name,
         display_name=record.display_name,
         capabilities=record.capabilities,
+        review_capabilities=record.review_capabilities,
         version=record.version,
         concurrency=record.concurrency,
         status=_AGENT_STATUS[agent_status(record, now, offline_after_us)],

@@ -289,6 +289,7 @@ def register_agent(
     agent = request.agent
     v.text("agent.display_name", agent.display_name, limits.DISPLAY_NAME_MAX)
     capabilities = v.patterns("agent.capabilities", agent.capabilities)
+    review_capabilities = v.patterns("agent.review_capabilities", agent.review_capabilities)
     v.text("agent.version", agent.version, limits.VERSION_MAX)
     concurrency = agent.concurrency or 1
     v.int_range("agent.concurrency", concurrency, 1, limits.CONCURRENCY_MAX)
@@ -299,6 +300,7 @@ def register_agent(
         agent_id=request.agent_id,
         display_name=agent.display_name,
         capabilities=capabilities,
+        review_capabilities=review_capabilities,
         version=agent.version,
         concurrency=concurrency,
         request_id=request_id,

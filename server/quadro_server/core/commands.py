@@ -119,6 +119,7 @@ class RegisterAgent(Command):
     agent_id: str
     display_name: str = ""
     capabilities: tuple[str, ...] = ()
+    review_capabilities: tuple[str, ...] = ()
     version: str = ""
     concurrency: int = 1
 

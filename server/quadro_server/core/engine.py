@@ -425,6 +425,7 @@ class Engine:
             agent_id=c.agent_id,
             display_name=c.display_name,
             capabilities=c.capabilities,
+            review_capabilities=c.review_capabilities,
             version=c.version,
             concurrency=c.concurrency,
             active_tasks=existing.active_tasks if existing else 0,

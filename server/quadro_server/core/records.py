@@ -109,6 +109,7 @@ class AgentRecord:
     register_time: int
     last_seen_time: int
     scope: str
+    review_capabilities: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:

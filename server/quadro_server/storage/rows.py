@@ -72,7 +72,10 @@ AGENT_COLUMNS = (
     "register_time",
     "last_seen_time",
     "scope",
+    "review_capabilities",
 )
+# Agent columns holding JSON arrays of patterns.
+_AGENT_LISTS = ("capabilities", "review_capabilities")
 BOARD_COLUMNS = ("board_id", "spec", "scope", "create_time", "head_sequence")
 
 
@@ -183,14 +186,17 @@ def event_from_row(row: Row) -> EventRecord:
 
 
 def agent_to_row(agent: AgentRecord) -> dict[str, Any]:
-    row = {c: getattr(agent, c) for c in AGENT_COLUMNS if c != "capabilities"}
-    row["capabilities"] = _json(list(agent.capabilities))
+    row = {c: getattr(agent, c) for c in AGENT_COLUMNS if c not in _AGENT_LISTS}
+    for c in _AGENT_LISTS:
+        row[c] = _json(list(getattr(agent, c)))
     return row
 
 
 def agent_from_row(row: Row) -> AgentRecord:
-    fields = {c: row[c] for c in AGENT_COLUMNS if c != "capabilities"}
-    return AgentRecord(capabilities=tuple(json.loads(row["capabilities"])), **fields)
+    fields: dict[str, Any] = {c: row[c] for c in AGENT_COLUMNS if c not in _AGENT_LISTS}
+    for c in _AGENT_LISTS:
+        fields[c] = tuple(json.loads(row[c]))
+    return AgentRecord(**fields)
 
 
 def data_from_row(row: Row) -> DataRecord:
