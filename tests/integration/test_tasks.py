@@ -9,6 +9,7 @@ import pytest
 
 import quadro
 from quadro import errors
+from quadro.v1 import event_pb2
 from support.server import ServerProcess
 
 
@@ -82,6 +83,25 @@ def test_attempt_fencing(client: quadro.Client, board: str, worker: str) -> None
     assert client.post_result(task, "on time", agent=worker, attempt=second).task.status == (
         "PENDING_REVIEW"
     )
+
+
+def test_a_stale_attempt_cannot_heartbeat_before_reassignment(
+    client: quadro.Client, board: str, worker: str
+) -> None:
+    """Declared STALE, a task keeps its assignee and attempt on record, but a heartbeat
+    from that attempt is refused and changes nothing: the task must not look alive."""
+    task = client.post_task(board, "t", "stalled").task.name
+    attempt = client.transition_task(task, "IN_PROGRESS", assignee=worker).task.attempt
+    stale = client.transition_task(task, "STALE").task
+    assert (stale.assigned_to, stale.attempt) == (worker, attempt)
+    with pytest.raises(errors.CompareAndSetFailed) as late:
+        client.heartbeat(board, worker, task=task, attempt=attempt)
+    assert late.value.reason == "STALE_ATTEMPT"
+    assert late.value.metadata["current_status"] == "STALE"
+    after = client.get_task(task).task
+    assert after.etag == stale.etag
+    assert not after.HasField("heartbeat_time")
+    assert [e.type for e in client.task_history(task)][-1] == event_pb2.EVENT_TYPE_TASK_STALE
 
 
 def test_post_result_targets(client: quadro.Client, board_id: str) -> None:

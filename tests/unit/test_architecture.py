@@ -42,6 +42,14 @@ def test_client_package_imports_nothing_above_it() -> None:
     assert not roots & {"quadro_server", "quadro_chiefs", "quadro_workers"}
 
 
+def test_runtimes_never_import_the_server() -> None:
+    """Chiefs and Workers talk to the board through the client library only."""
+    for folder in (ROOT / "workers" / "quadro_workers", ROOT / "chiefs" / "quadro_chiefs"):
+        if folder.exists():
+            assert "quadro_server" not in imported_roots(folder), folder
+    assert "quadro" in imported_roots(ROOT / "workers" / "quadro_workers")
+
+
 def test_generated_code_is_fresh() -> None:
     for script in ("protos/generate.py", "python_client/generate_sync_client.py"):
         result = subprocess.run(

@@ -103,11 +103,16 @@ def run(handler: Handler, args: argparse.Namespace) -> int:
         return EXIT_OK
     except errors.QuadroError as exc:
         report(exc, args.server)
-        return _EXIT_BY_CODE.get(exc.code, EXIT_INTERNAL)
+        return exit_code(exc)
     except (ValueError, OSError) as exc:
         print(f"quadro: error: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, ValueError) else EXIT_INTERNAL
     return EXIT_OK
+
+
+def exit_code(exc: errors.QuadroError) -> int:
+    """The exit code that tells a script what kind of error ended the command."""
+    return _EXIT_BY_CODE.get(exc.code, EXIT_INTERNAL)
 
 
 def report(exc: errors.QuadroError, server: str) -> None:

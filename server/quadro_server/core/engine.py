@@ -35,7 +35,13 @@ from quadro_server.core.errors import (
     RequestIdConflict,
     TransitionRejected,
 )
-from quadro_server.core.lifecycle import IN_PROGRESS, INITIAL_STATUS, UNASSIGNED, Lifecycle
+from quadro_server.core.lifecycle import (
+    IN_PROGRESS,
+    INITIAL_STATUS,
+    STALE,
+    UNASSIGNED,
+    Lifecycle,
+)
 from quadro_server.core.records import (
     AgentRecord,
     BoardRecord,
@@ -437,7 +443,7 @@ class Engine:
         return Applied(AgentResult(agent), ())
 
     def _heartbeat(self, tx: Transaction, c: Heartbeat, now: int) -> Applied:
-        _board(tx, c.board_id)
+        board = _board(tx, c.board_id)
         agent = _agent(tx, c.board_id, c.agent_id)
         task: TaskRecord | None = None
         if c.task_id:
@@ -445,6 +451,7 @@ class Engine:
             if task.assigned_to != c.agent_id:
                 raise _not_assignee(task, c.agent_id)
             _check_expectations(task, "", "", c.attempt)
+            _check_attempt_open(task, board.lifecycles().profile(task.profile))
         seen = evolve(agent, last_seen_time=now)
         tx.put_agent(seen, agent)
         if task is None:
@@ -606,6 +613,19 @@ def _check_expectations(task: TaskRecord, status: str, etag: str, attempt: int) 
             reason=reasons.STALE_ATTEMPT,
             resource=task.name,
             metadata={"current_attempt": str(task.attempt), "attempt": str(attempt)},
+        )
+
+
+def _check_attempt_open(task: TaskRecord, lifecycle: Lifecycle) -> None:
+    """A task declared STALE, or finished, keeps its assignee and attempt on record, but
+    the attempt is over: a heartbeat for it (a worker that stalled and woke up) must not
+    make the task look alive."""
+    if task.status == STALE or task.status in lifecycle.terminals:
+        raise FailedPrecondition(
+            f"attempt {task.attempt} of {task.name} is over: the task is {task.status}",
+            reason=reasons.STALE_ATTEMPT,
+            resource=task.name,
+            metadata={"current_status": task.status, "current_attempt": str(task.attempt)},
         )
 
 
