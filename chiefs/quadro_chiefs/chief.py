@@ -1,0 +1,368 @@
+"""The Chief: wakes when its scope of the board changes, reads a snapshot of that scope,
+asks a policy what to do, and applies the answer through the client library, each
+action a compare-and-set. It never executes a task.
+
+One cycle runs at a time. Wakes that arrive during a cycle coalesce into one follow-up
+cycle, however many they are. Heartbeats never wake a Chief, and neither do the events
+of its own actions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import inspect
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import quadro
+from quadro import errors, names, reasons
+from quadro.v1 import event_pb2
+from quadro_chiefs.actions import Action, Assign, HandOff, PostTask, Transition
+from quadro_chiefs.cadence import Cadence, Cron, Debounced, Periodic, Reactive
+from quadro_chiefs.policies import default_policy
+from quadro_chiefs.snapshot import Snapshot, read_board
+
+log = logging.getLogger("quadro.chief")
+
+Policy = Callable[[Snapshot], Iterable[Action] | Awaitable[Iterable[Action]]]
+
+# Why a cycle ran.
+SEED = "seed"
+EVENT = "event"
+STALE = "stale"
+SCHEDULE = "schedule"
+# When several wakes coalesce into one cycle, the record names the first of these.
+_TRIGGER_ORDER = (SEED, SCHEDULE, STALE, EVENT)
+
+# Outcomes that mean someone else got there first: counted, not errors.
+_LOST_RACE = {
+    reasons.STATUS_MISMATCH,
+    reasons.ETAG_MISMATCH,
+    reasons.AGENT_AT_CAPACITY,
+    reasons.STALE_ATTEMPT,
+    reasons.TASK_EXISTS,
+    reasons.REQUEST_ID_CONFLICT,
+}
+_OWN_REQUESTS_KEPT = 100_000
+
+
+class ChiefState:
+    SLEEPING = "sleeping"
+    THINKING = "thinking"
+    ACTING = "acting"
+
+
+@dataclass(frozen=True)
+class CycleRecord:
+    """One decision cycle, for the sleep study."""
+
+    number: int
+    trigger: str
+    start: float  # seconds since the epoch
+    duration: float  # seconds
+    actions: int  # applied
+    lost_races: int
+    errors: int
+    in_flight: int  # tasks IN_PROGRESS in scope when the cycle read the board
+    waiting: int  # tasks waiting for a decision in scope
+    # An event-triggered wake that found nothing to do.
+    noop: bool
+
+
+class ChiefAgent:
+    """A Chief over `boards`, for the task types matching `task_types` (all if empty).
+
+    Build one with `ChiefAgent.builder(client)`; `await chief.run()` until `stop()`.
+    """
+
+    def __init__(
+        self,
+        client: quadro.AsyncClient,
+        name: str,
+        boards: Sequence[str],
+        *,
+        task_types: Sequence[str] = (),
+        cadence: Cadence | None = None,
+        policy: Policy = default_policy,
+        max_concurrent_actions: int = 32,
+        cycles_kept: int = 10_000,
+    ) -> None:
+        if not boards:
+            raise ValueError("a Chief needs at least one board")
+        self.client = client
+        self.name = name
+        self.boards = [names.board_id(names.board(b)) for b in boards]
+        self.task_types = list(task_types)
+        self.cadence: Cadence = cadence or Reactive()
+        self.policy = policy
+        self.max_concurrent_actions = max_concurrent_actions
+        self.state = ChiefState.SLEEPING
+        self.cycles: collections.deque[CycleRecord] = collections.deque(maxlen=cycles_kept)
+        self.cycle_count = 0
+        # Events of the scope received (its own actions' excepted), woken by or not.
+        self.events_seen = 0
+        self.ready = asyncio.Event()  # set once following the board
+        self._triggers: set[str] = set()
+        self._wake = asyncio.Event()
+        self._dirty = False
+        self._stopping = asyncio.Event()
+        self._own: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._subscription: quadro.AsyncSubscription | None = None
+
+    @staticmethod
+    def builder(client: quadro.AsyncClient) -> ChiefBuilder:
+        return ChiefBuilder(client)
+
+    # --- running --------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop after the current cycle."""
+        self._stopping.set()
+        self._wake.set()
+        if self._subscription is not None:
+            asyncio.get_running_loop().create_task(self._subscription.close())
+
+    def wake(self, trigger: str = EVENT) -> None:
+        """Ask for a cycle (a scheduled Chief only notes that something changed)."""
+        self._dirty = True
+        if trigger in (EVENT, STALE) and isinstance(self.cadence, (Periodic, Cron)):
+            return  # a scheduled Chief thinks at its ticks only
+        self._triggers.add(trigger)
+        self._wake.set()
+
+    async def run(self) -> None:
+        follow = asyncio.create_task(self._follow(), name=f"chief-{self.name}-events")
+        try:
+            await self.ready.wait()
+            self.wake(SEED)
+            await self._cycles()
+        finally:
+            follow.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follow
+
+    async def _follow(self) -> None:
+        heads = {}
+        for board in self.boards:
+            heads[names.board(board)] = (await self.client.get_board(board)).board.head_sequence
+        self._subscription = self.client.subscribe(
+            self.boards, after_sequences=heads, task_types=self.task_types
+        )
+        self.ready.set()
+        async with self._subscription as events:
+            async for event in events:
+                if event.request_id in self._own:
+                    continue  # the echo of our own action
+                self.events_seen += 1
+                self.wake(STALE if event.type == event_pb2.EVENT_TYPE_TASK_STALE else EVENT)
+
+    async def _cycles(self) -> None:
+        next_tick = self._next_tick(time.time())
+        last_start = 0.0
+        while not self._stopping.is_set():
+            timeout = None if next_tick is None else max(0.0, next_tick - time.time())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            if self._stopping.is_set():
+                return
+            if next_tick is not None and time.time() >= next_tick:
+                next_tick = self._next_tick(time.time())
+                skip = getattr(self.cadence, "skip_idle", False) and not self._dirty
+                if not skip:
+                    self._triggers.add(SCHEDULE)
+            if not self._triggers:
+                self._wake.clear()
+                continue
+            if isinstance(self.cadence, Debounced):
+                # At most one cycle per interval; wakes meanwhile join this one.
+                await asyncio.sleep(max(0.0, last_start + self.cadence.interval - time.time()))
+            self._wake.clear()
+            triggers, self._triggers = self._triggers, set()
+            trigger = next(t for t in _TRIGGER_ORDER if t in triggers)
+            last_start = time.time()
+            await self.run_cycle(trigger)
+
+    def _next_tick(self, now: float) -> float | None:
+        if isinstance(self.cadence, (Periodic, Cron)):
+            return self.cadence.next_tick(now)
+        return None
+
+    # --- one cycle ------------------------------------------------------------------
+
+    async def run_cycle(self, trigger: str) -> CycleRecord:
+        """Read, decide, act, record. Safe to call directly (tests, manual runs)."""
+        start = time.time()
+        clock = time.monotonic()
+        self._dirty = False
+        self.state = ChiefState.THINKING
+        try:
+            snapshot = Snapshot(
+                [await read_board(self.client, b, self.task_types) for b in self.boards]
+            )
+            decided = self.policy(snapshot)
+            if inspect.isawaitable(decided):
+                decided = await decided
+            actions = list(decided)
+            applied = lost = failed = 0
+            if actions:
+                self.state = ChiefState.ACTING
+                applied, lost, failed = await self._apply(actions)
+        except errors.QuadroError as exc:
+            # The board is unreachable or refused the read: try again on the next wake.
+            log.warning("chief %s: cycle failed: %s", self.name, exc)
+            self._dirty = True
+            snapshot, actions, applied, lost, failed = Snapshot(), [], 0, 0, 1
+        finally:
+            self.state = ChiefState.SLEEPING
+        self.cycle_count += 1
+        record = CycleRecord(
+            number=self.cycle_count,
+            trigger=trigger,
+            start=start,
+            duration=time.monotonic() - clock,
+            actions=applied,
+            lost_races=lost,
+            errors=failed,
+            in_flight=snapshot.in_flight,
+            waiting=snapshot.waiting,
+            noop=trigger == EVENT and not actions,
+        )
+        self.cycles.append(record)
+        return record
+
+    async def _apply(self, actions: list[Action]) -> tuple[int, int, int]:
+        """Apply the actions: those on one task in order (a later one may depend on an
+        earlier), different tasks concurrently. Returns applied, lost races, errors."""
+        by_task: dict[str, list[Action]] = {}
+        for index, action in enumerate(actions):
+            key = action.task if isinstance(action, (Assign, Transition, HandOff)) else index
+            by_task.setdefault(str(key), []).append(action)
+        limit = asyncio.Semaphore(self.max_concurrent_actions)
+        counts = [0, 0, 0]
+
+        async def run(chain: list[Action]) -> None:
+            async with limit:
+                for action in chain:
+                    outcome = await self._apply_one(action)
+                    counts[outcome] += 1
+                    if outcome:
+                        return  # what follows depended on this one
+
+        await asyncio.gather(*(run(chain) for chain in by_task.values()))
+        return counts[0], counts[1], counts[2]
+
+    async def _apply_one(self, action: Action) -> int:
+        """0 applied, 1 lost a race, 2 failed."""
+        request_id = action.request_id if isinstance(action, (PostTask, HandOff)) else None
+        request_id = self._remember(request_id or uuid.uuid4().hex)
+        try:
+            await self._call(action, request_id)
+        except errors.QuadroError as exc:
+            if exc.reason in _LOST_RACE:
+                return 1
+            log.warning("chief %s: %s failed: %s", self.name, type(action).__name__, exc)
+            return 2
+        return 0
+
+    async def _call(self, action: Action, request_id: str) -> Any:
+        c = self.client
+        if isinstance(action, Assign):
+            return await c.transition_task(
+                action.task,
+                "IN_PROGRESS",
+                assignee=action.agent,
+                expected_status=action.expected_status,
+                etag=action.etag,
+                note=action.note,
+                context_snapshot_hash=action.context_snapshot_hash,
+                request_id=request_id,
+            )
+        if isinstance(action, Transition):
+            return await c.transition_task(
+                action.task,
+                action.to_status,
+                expected_status=action.expected_status,
+                etag=action.etag,
+                note=action.note,
+                output=action.output,
+                request_id=request_id,
+            )
+        if isinstance(action, PostTask):
+            return await c.post_task(
+                action.board,
+                action.task_type,
+                action.label,
+                task_id=action.task_id,
+                priority=action.priority,
+                notes=action.notes,
+                labels=action.labels,
+                parent_task=action.parent_task,
+                request_id=request_id,
+            )
+        return await c.post_task(
+            action.board,
+            action.task_type,
+            action.label,
+            priority=action.priority,
+            labels=action.labels,
+            parent_task=action.task,
+            request_id=request_id,
+        )
+
+    def _remember(self, request_id: str) -> str:
+        self._own[request_id] = None
+        if len(self._own) > _OWN_REQUESTS_KEPT:
+            self._own.popitem(last=False)
+        return request_id
+
+
+class ChiefBuilder:
+    """`ChiefAgent.builder(client).named("intake").boards("claims").task_types("intake_*")
+    .cadence(Reactive()).policy(my_policy).build()`."""
+
+    def __init__(self, client: quadro.AsyncClient) -> None:
+        self._client = client
+        self._name = "chief"
+        self._boards: list[str] = []
+        self._task_types: list[str] = []
+        self._cadence: Cadence = Reactive()
+        self._policy: Policy = default_policy
+
+    def named(self, name: str) -> ChiefBuilder:
+        self._name = name
+        return self
+
+    def boards(self, *boards: str) -> ChiefBuilder:
+        self._boards.extend(boards)
+        return self
+
+    def task_types(self, *patterns: str) -> ChiefBuilder:
+        self._task_types.extend(patterns)
+        return self
+
+    def cadence(self, cadence: Cadence) -> ChiefBuilder:
+        self._cadence = cadence
+        return self
+
+    def policy(self, policy: Policy) -> ChiefBuilder:
+        self._policy = policy
+        return self
+
+    def build(self) -> ChiefAgent:
+        return ChiefAgent(
+            self._client,
+            self._name,
+            self._boards,
+            task_types=self._task_types,
+            cadence=self._cadence,
+            policy=self._policy,
+        )
+
+
+__all__ = ["ChiefAgent", "ChiefBuilder", "ChiefState", "CycleRecord"]

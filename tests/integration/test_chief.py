@@ -1,0 +1,269 @@
+"""Chiefs against a real server: dispatch with workers end to end, racing Chiefs that
+never dispatch a task twice, coalescing of wakes, the noop rule, and cadences that keep
+a Chief asleep between its ticks."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+
+import pytest
+
+import quadro
+from quadro_chiefs import (
+    Action,
+    ChiefAgent,
+    Debounced,
+    Periodic,
+    Snapshot,
+)
+from quadro_workers import Approve, WorkContext, Worker
+from support.server import ServerProcess
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture
+async def aclient(server: ServerProcess) -> AsyncIterator[quadro.AsyncClient]:
+    async with quadro.AsyncClient(server.address, timeout=30) as connected:
+        yield connected
+
+
+@pytest.fixture
+async def board(aclient: quadro.AsyncClient, board_id: str) -> str:
+    """`quick_*` tasks are `fast`, the rest `review_required`."""
+    await aclient.create_board(board_id, task_types={"quick_*": "fast"})
+    return board_id
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    for _ in range(1500):  # 30 s
+        if await check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def post_many(
+    client: quadro.AsyncClient, board: str, task_type: str, count: int
+) -> list[str]:
+    limit = asyncio.Semaphore(32)
+
+    async def post(i: int) -> str:
+        async with limit:
+            return (await client.post_task(board, task_type, f"task {i}")).task.name
+
+    return list(await asyncio.gather(*(post(i) for i in range(count))))
+
+
+async def statuses(client: quadro.AsyncClient, board: str) -> collections.Counter[str]:
+    return collections.Counter([t.status async for t in client.iter_tasks(board, page_size=1000)])
+
+
+class Background:
+    """Runners (Chiefs, Workers) in the test's event loop, stopped on exit."""
+
+    def __init__(self, *runners: ChiefAgent | Worker) -> None:
+        self.runners = runners
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> Background:
+        for runner in self.runners:
+            self.tasks.append(asyncio.create_task(runner.run()))
+            await asyncio.wait_for(runner.ready.wait(), 15)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for runner in self.runners:
+            runner.stop()
+        await asyncio.wait_for(asyncio.gather(*self.tasks), 30)
+
+
+async def test_a_chief_and_workers_finish_mixed_work(
+    aclient: quadro.AsyncClient, board: str
+) -> None:
+    """fast and review_required tasks, one of them revised once, all reach COMPLETE, and
+    each task's history follows its lifecycle."""
+    revised: set[str] = set()
+
+    async def work(context: WorkContext) -> str:
+        return f"done {context.task.label}"
+
+    async def review(context: WorkContext) -> Approve | bool:
+        if context.task.label == "task 0" and context.task.name not in revised:
+            revised.add(context.task.name)
+            return False  # once: ask for a revision
+        return Approve("ok")
+
+    chief = ChiefAgent(aclient, "dispatcher", [board])
+    workers = [
+        Worker(aclient, board, f"w{i}", work, concurrency=2, heartbeat_interval=0.2)
+        for i in range(2)
+    ]
+    reviewer = Worker(aclient, board, "senior", work, review_handler=review,
+                      review_capabilities=["assess"], capabilities=["none"],
+                      heartbeat_interval=0.2)  # fmt: skip
+    async with Background(chief, *workers, reviewer):
+        fast = await post_many(aclient, board, "quick_check", 10)
+        reviewed = await post_many(aclient, board, "assess", 4)
+
+        async def all_complete() -> bool:
+            return (await statuses(aclient, board)) == {"COMPLETE": 14}
+
+        await until(all_complete, "every task to complete")
+    assert len(revised) == 1
+    for name in fast:
+        assert await kinds(aclient, name) == ["posted", "assigned", "completed"]
+    histories = [await kinds(aclient, name) for name in reviewed]
+    once = ["posted", "assigned", "completed", "assigned", "reviewed", "reviewed"]
+    twice = [*once[:5], "assigned", "completed", "assigned", "reviewed", "reviewed"]
+    assert sorted(histories) == sorted([once, once, once, twice])
+    assert all(record.errors == 0 for record in chief.cycles)
+
+
+async def kinds(client: quadro.AsyncClient, task: str) -> list[str]:
+    return [
+        quadro.event_type_name(e.type).removeprefix("task_")
+        for e in await client.task_history(task)
+        if quadro.event_type_name(e.type) != "task_heartbeat"
+    ]
+
+
+async def test_three_racing_chiefs_dispatch_each_task_once(
+    aclient: quadro.AsyncClient, board: str
+) -> None:
+    """2,000 tasks, three Chiefs with overlapping scopes: every task is assigned exactly
+    once, and the races the Chiefs lose are counted in their cycle records."""
+    for agent in ("a", "b"):
+        await aclient.register_agent(board, agent, concurrency=1000)
+    chiefs = [
+        ChiefAgent(aclient, "all", [board]),
+        ChiefAgent(aclient, "claims", [board], task_types=["claim_*"]),
+        ChiefAgent(aclient, "intake", [board], task_types=["claim_intake"]),
+    ]
+    async with Background(*chiefs):
+        names = await post_many(aclient, board, "claim_intake", 2000)
+
+        async def dispatched() -> bool:
+            return (await statuses(aclient, board)) == {"IN_PROGRESS": 2000}
+
+        await until(dispatched, "every task to be dispatched")
+    assigned = collections.Counter(
+        [
+            e.task
+            async for e in aclient.iter_events(board, event_types=["task_assigned"], page_size=1000)
+        ]
+    )
+    assert len(assigned) == 2000
+    assert set(assigned.values()) == {1}, "a task was dispatched twice"
+    assert set(assigned) == set(names)
+    cycles = [r for chief in chiefs for r in chief.cycles]
+    assert sum(r.actions for r in cycles) == 2000
+    assert sum(r.lost_races for r in cycles) > 0, "three Chiefs on one queue lose races"
+    assert all(r.errors == 0 for r in cycles)
+
+
+class Gate:
+    """A policy that holds its first cycle until released."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        self.calls = 0
+
+    async def __call__(self, snapshot: Snapshot) -> Iterable[Action]:
+        self.calls += 1
+        if self.calls == 1:
+            self.entered.set()
+            await self.release.wait()
+        return []
+
+
+async def test_a_burst_during_a_cycle_makes_one_follow_up(
+    aclient: quadro.AsyncClient, board: str
+) -> None:
+    gate = Gate()
+    chief = ChiefAgent(aclient, "slow", [board], policy=gate)
+    async with Background(chief):
+        await asyncio.wait_for(gate.entered.wait(), 15)  # the seed cycle is thinking
+        await post_many(aclient, board, "claim", 1000)
+
+        async def heard_all() -> bool:
+            return chief.events_seen >= 1000
+
+        await until(heard_all, "the Chief to receive the 1,000 events")
+        gate.release.set()
+
+        async def settled() -> bool:
+            return chief.cycle_count >= 2
+
+        await until(settled, "the follow-up cycle")
+        await asyncio.sleep(1.0)  # nothing else may come
+    assert [(r.trigger, r.noop) for r in chief.cycles] == [("seed", False), ("event", True)]
+    assert chief.cycles[1].waiting == 1000
+
+
+async def test_noop_counts_only_event_wakes_that_find_nothing(
+    aclient: quadro.AsyncClient, board: str
+) -> None:
+    """A Chief's own actions do not wake it; a change it has nothing to do about is a noop."""
+    await aclient.register_agent(board, "w", concurrency=10)
+    chief = ChiefAgent(aclient, "c", [board])
+    async with Background(chief):
+        await until(lambda: _more_cycles(chief, 0), "the seed cycle")
+        task = (await aclient.post_task(board, "quick_x", "one")).task.name
+
+        async def assigned() -> bool:
+            return (await aclient.get_task(task)).task.status == "IN_PROGRESS"
+
+        await until(assigned, "the dispatch")
+        await asyncio.sleep(0.5)
+        acted = list(chief.cycles)
+        # Someone else moves the task: the Chief wakes and finds nothing to do.
+        await aclient.post_result(task, "done", agent="w")
+        await until(lambda: _more_cycles(chief, len(acted)), "the wake on the result")
+        await asyncio.sleep(0.3)
+    records = list(chief.cycles)
+    assert [r.trigger for r in acted] == ["seed", "event"]
+    assert (acted[0].actions, acted[0].noop) == (0, False), "a seed cycle is never a noop"
+    assert (acted[1].actions, acted[1].noop) == (1, False)
+    assert [(r.trigger, r.actions, r.noop) for r in records[2:]] == [("event", 0, True)]
+
+
+async def _more_cycles(chief: ChiefAgent, count: int) -> bool:
+    return chief.cycle_count > count
+
+
+async def test_a_periodic_chief_sleeps_between_ticks(
+    aclient: quadro.AsyncClient, board: str
+) -> None:
+    await aclient.register_agent(board, "w", concurrency=1000)
+    chief = ChiefAgent(aclient, "batch", [board], cadence=Periodic(1.0))
+    async with Background(chief):
+        await post_many(aclient, board, "pay_batch", 20)
+        half = time.time() + 0.4
+        await post_many(aclient, board, "pay_batch", 20)
+        await asyncio.sleep(max(0.0, half - time.time()) + 2.2)
+    records = list(chief.cycles)
+    assert records[0].trigger == "seed"
+    assert [r.trigger for r in records[1:]] in (["schedule"], ["schedule", "schedule"])
+    assert sum(r.actions for r in records) == 40
+    assert all(b.start - a.start >= 0.9 for a, b in itertools.pairwise(records[1:]))
+    assert chief.events_seen >= 40, "events arrived, and woke nothing"
+
+
+async def test_a_debounced_chief_thinks_at_most_once_per_interval(
+    aclient: quadro.AsyncClient, board: str
+) -> None:
+    chief = ChiefAgent(aclient, "calm", [board], cadence=Debounced(0.5))
+    async with Background(chief):
+        for _ in range(6):
+            await aclient.post_task(board, "claim", "x")
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(0.8)
+    starts = [r.start for r in chief.cycles]
+    assert 2 <= len(starts) <= 5
+    assert all(b - a >= 0.45 for a, b in itertools.pairwise(starts))
