@@ -8,7 +8,7 @@ import asyncio
 import collections
 import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Iterable
 
 import pytest
 
@@ -21,30 +21,15 @@ from quadro_chiefs import (
     Snapshot,
 )
 from quadro_workers import Approve, WorkContext, Worker
-from support.server import ServerProcess
+from support.runtime import Background, until
 
 pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture
-async def aclient(server: ServerProcess) -> AsyncIterator[quadro.AsyncClient]:
-    async with quadro.AsyncClient(server.address, timeout=30) as connected:
-        yield connected
-
-
-@pytest.fixture
-async def board(aclient: quadro.AsyncClient, board_id: str) -> str:
-    """`quick_*` tasks are `fast`, the rest `review_required`."""
-    await aclient.create_board(board_id, task_types={"quick_*": "fast"})
-    return board_id
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    for _ in range(1500):  # 30 s
-        if await check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
+def board(work_board: str) -> str:
+    """The runtimes' board (see conftest): `quick_*` fast, the rest review_required."""
+    return work_board
 
 
 async def post_many(
@@ -61,25 +46,6 @@ async def post_many(
 
 async def statuses(client: quadro.AsyncClient, board: str) -> collections.Counter[str]:
     return collections.Counter([t.status async for t in client.iter_tasks(board, page_size=1000)])
-
-
-class Background:
-    """Runners (Chiefs, Workers) in the test's event loop, stopped on exit."""
-
-    def __init__(self, *runners: ChiefAgent | Worker) -> None:
-        self.runners = runners
-        self.tasks: list[asyncio.Task[None]] = []
-
-    async def __aenter__(self) -> Background:
-        for runner in self.runners:
-            self.tasks.append(asyncio.create_task(runner.run()))
-            await asyncio.wait_for(runner.ready.wait(), 15)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        for runner in self.runners:
-            runner.stop()
-        await asyncio.wait_for(asyncio.gather(*self.tasks), 30)
 
 
 async def test_a_chief_and_workers_finish_mixed_work(

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,30 +20,16 @@ import pytest
 import quadro
 from quadro.v1 import task_pb2
 from quadro_workers import Approve, BlockingContext, Revise, WorkContext, Worker
+from support.runtime import Background, until
 from support.server import ServerProcess
 
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
-async def aclient(server: ServerProcess) -> AsyncIterator[quadro.AsyncClient]:
-    async with quadro.AsyncClient(server.address, timeout=20) as connected:
-        yield connected
-
-
-@pytest.fixture
-async def board(aclient: quadro.AsyncClient, board_id: str) -> str:
-    """A board whose `quick_*` tasks are `fast` and the rest `review_required`."""
-    await aclient.create_board(board_id, task_types={"quick_*": "fast"})
-    return board_id
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    for _ in range(750):  # 15 s
-        if await check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
+def board(work_board: str) -> str:
+    """The runtimes' board (see conftest): `quick_*` fast, the rest review_required."""
+    return work_board
 
 
 async def status_of(client: quadro.AsyncClient, task: str) -> str:
@@ -59,27 +44,9 @@ async def reach(client: quadro.AsyncClient, task: str, status: str) -> task_pb2.
     return (await client.get_task(task)).task
 
 
-class Running:
-    """A worker running in the test's event loop."""
-
-    def __init__(self, worker: Worker) -> None:
-        self.worker = worker
-        self.task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Worker:
-        self.task = asyncio.create_task(self.worker.run())
-        await asyncio.wait_for(self.worker.ready.wait(), 15)
-        return self.worker
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.worker.stop()
-        assert self.task is not None
-        await asyncio.wait_for(self.task, 30)
-
-
-def worker(client: quadro.AsyncClient, board: str, agent: str, handler: Any, **kw: Any) -> Running:
+def worker(client: quadro.AsyncClient, board: str, agent: str, handler: Any, **kw: Any) -> Worker:
     kw.setdefault("heartbeat_interval", 0.1)
-    return Running(Worker(client, board, agent, handler, **kw))
+    return Worker(client, board, agent, handler, **kw)
 
 
 async def test_takes_an_assignment_and_posts_the_result(
@@ -93,7 +60,7 @@ async def test_takes_an_assignment_and_posts_the_result(
         await asyncio.sleep(0.35)  # long enough for heartbeats
         return {"valid": True}
 
-    async with worker(aclient, board, "w1", handle, capabilities=["quick_*"]):
+    async with Background(worker(aclient, board, "w1", handle, capabilities=["quick_*"])):
         posted = (await aclient.post_task(board, "quick_check", "claim 1042")).task
         await aclient.transition_task(
             posted.name, "IN_PROGRESS", assignee="w1", expected_status="UNASSIGNED"
@@ -115,7 +82,8 @@ async def test_a_handler_exception_fails_the_task(aclient: quadro.AsyncClient, b
     async def broken(context: WorkContext) -> str:
         raise ValueError("policy number missing")
 
-    async with worker(aclient, board, "w1", broken) as running:
+    running = worker(aclient, board, "w1", broken)
+    async with Background(running):
         posted = (await aclient.post_task(board, "quick_check", "claim 7")).task
         await aclient.transition_task(posted.name, "IN_PROGRESS", assignee="w1")
         failed = await reach(aclient, posted.name, "HUMAN_REVIEW")
@@ -140,7 +108,7 @@ async def test_review_and_revision(aclient: quadro.AsyncClient, board: str) -> N
             return Revise("too high: the bumper is reusable")
         return Approve("fine")
 
-    async with (
+    async with Background(
         worker(aclient, board, "assessor", assess, capabilities=["assess"]),
         worker(aclient, board, "senior", assess, review_handler=check,
                review_capabilities=["assess"]),
@@ -180,7 +148,8 @@ async def test_a_superseded_attempt_stops_and_posts_nothing(
             raise
         return "too late"
 
-    async with worker(aclient, board, "w1", slow) as running:
+    running = worker(aclient, board, "w1", slow)
+    async with Background(running):
         task = (await aclient.post_task(board, "quick_check", "claim 5")).task.name
         await aclient.transition_task(task, "IN_PROGRESS", assignee="w1")
         await asyncio.wait_for(started.wait(), 10)
@@ -206,7 +175,7 @@ async def test_takes_up_its_tasks_after_a_restart(aclient: quadro.AsyncClient, b
         context.put_data(f"seen-{context.task.label}", context.attempt)
         return f"done {context.task.label} ({context.get_data(f'seen-{context.task.label}')})"
 
-    async with worker(aclient, board, "w1", handle, concurrency=2):
+    async with Background(worker(aclient, board, "w1", handle, concurrency=2)):
         outputs = [(await reach(aclient, t, "COMPLETE")).output for t in names]
     assert outputs == ["done a (1)", "done b (1)"]
 
@@ -219,8 +188,8 @@ async def test_drain_gives_back_unfinished_work(aclient: quadro.AsyncClient, boa
         await asyncio.sleep(60)
         return "never"
 
-    running = worker(aclient, board, "w1", endless, drain_grace=0.2)
-    async with running as w:
+    w = worker(aclient, board, "w1", endless, drain_grace=0.2)
+    async with Background(w):
         task = (await aclient.post_task(board, "quick_check", "claim 9")).task.name
         await aclient.transition_task(task, "IN_PROGRESS", assignee="w1")
         await asyncio.wait_for(started.wait(), 10)
