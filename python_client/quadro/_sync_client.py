@@ -237,11 +237,13 @@ class Client:
         expected_status: str = "",
         etag: str = "",
         attempt: int = 0,
+        if_quiet_for: float | None = None,
         request_id: str | None = None,
     ) -> task_pb2.TransitionTaskResponse:
         """Move a task. `expected_status`/`etag` make it a compare-and-set (raises
         `CompareAndSetFailed` when someone else moved it first); `attempt` fences off
-        superseded workers."""
+        superseded workers; `if_quiet_for` (seconds) moves it only if nothing was heard
+        of it for that long, by the server's clock (reason TASK_ALIVE otherwise)."""
         request = task_pb2.TransitionTaskRequest(
             name=task,
             to_status=to_status,
@@ -255,6 +257,8 @@ class Client:
         )
         if output is not None:
             request.output = output
+        if if_quiet_for is not None:
+            request.if_quiet_for.FromMicroseconds(round(if_quiet_for * 1e6))
         return self._call(self._tasks.TransitionTask, request)
 
     def post_result(

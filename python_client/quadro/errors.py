@@ -70,8 +70,9 @@ class TransitionRejected(FailedPrecondition):
 
 
 class CompareAndSetFailed(FailedPrecondition):
-    """The task changed since it was read (status, etag, or a superseded attempt): another
-    agent got there first. Normal under concurrency; re-read and decide again."""
+    """The task changed since it was read (status, etag, a superseded attempt, or a sign
+    of life when it was to be declared stale): another agent got there first. Normal
+    under concurrency; re-read and decide again."""
 
 
 class RequestIdConflict(QuadroError):
@@ -119,6 +120,7 @@ _BY_REASON: dict[str, type[QuadroError]] = {
     reasons.STATUS_MISMATCH: CompareAndSetFailed,
     reasons.ETAG_MISMATCH: CompareAndSetFailed,
     reasons.STALE_ATTEMPT: CompareAndSetFailed,
+    reasons.TASK_ALIVE: CompareAndSetFailed,
 }
 
 

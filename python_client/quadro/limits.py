@@ -28,6 +28,8 @@ DATA_VALUE_MAX_BYTES: Final = 262_144
 VERSION_MAX: Final = 64
 CAPABILITIES_MAX: Final = 64
 CONCURRENCY_MAX: Final = 10_000
+# TransitionTaskRequest.if_quiet_for: at most 30 days.
+QUIET_FOR_MAX_SECONDS: Final = 30 * 24 * 3600
 PRIORITY_MIN: Final = -1000
 PRIORITY_MAX: Final = 1000
 DEFAULT_PRIORITY: Final = 5

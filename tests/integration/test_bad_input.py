@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import grpc
 import pytest
+from google.protobuf import duration_pb2
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 
@@ -116,6 +117,14 @@ CASES: list[tuple[str, str, Message, grpc.StatusCode, list[str]]] = [
     ("empty status", T + "TransitionTask",
      task_pb2.TransitionTaskRequest(name=f"boards/{BOARD}/tasks/t1"),
      grpc.StatusCode.INVALID_ARGUMENT, ["to_status"]),
+    ("negative quiet period", T + "TransitionTask",
+     task_pb2.TransitionTaskRequest(name=f"boards/{BOARD}/tasks/t1", to_status="STALE",
+                                    if_quiet_for=duration_pb2.Duration(seconds=-1)),
+     grpc.StatusCode.INVALID_ARGUMENT, ["if_quiet_for"]),
+    ("quiet period beyond 30 days", T + "TransitionTask",
+     task_pb2.TransitionTaskRequest(name=f"boards/{BOARD}/tasks/t1", to_status="STALE",
+                                    if_quiet_for=duration_pb2.Duration(seconds=31 * 86400)),
+     grpc.StatusCode.INVALID_ARGUMENT, ["if_quiet_for"]),
     ("oversized output", T + "TransitionTask",
      task_pb2.TransitionTaskRequest(name=f"boards/{BOARD}/tasks/t1", to_status="IN_PROGRESS",
                                     assignee="w", output="y" * 300_000),

@@ -4,6 +4,7 @@ archiving, lineage fields and listings."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -102,6 +103,24 @@ def test_a_stale_attempt_cannot_heartbeat_before_reassignment(
     assert after.etag == stale.etag
     assert not after.HasField("heartbeat_time")
     assert [e.type for e in client.task_history(task)][-1] == event_pb2.EVENT_TYPE_TASK_STALE
+
+
+def test_a_task_heard_of_recently_is_not_declared_stale(
+    client: quadro.Client, board: str, worker: str
+) -> None:
+    """The liveness compare-and-set judges quiet by the server's clock: a heartbeat
+    within the period keeps the task; a quiet task moves."""
+    task = client.post_task(board, "t", "watched").task.name
+    attempt = client.transition_task(task, "IN_PROGRESS", assignee=worker).task.attempt
+    time.sleep(0.3)
+    client.heartbeat(board, worker, task=task, attempt=attempt)
+    with pytest.raises(errors.CompareAndSetFailed) as alive:
+        client.transition_task(task, "STALE", expected_status="IN_PROGRESS", if_quiet_for=0.25)
+    assert alive.value.reason == "TASK_ALIVE"
+    assert client.get_task(task).task.status == "IN_PROGRESS"
+    time.sleep(0.3)
+    stale = client.transition_task(task, "STALE", expected_status="IN_PROGRESS", if_quiet_for=0.25)
+    assert stale.task.status == "STALE"
 
 
 def test_post_result_targets(client: quadro.Client, board_id: str) -> None:

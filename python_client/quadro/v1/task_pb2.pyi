@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -390,6 +391,7 @@ class TransitionTaskRequest(_message.Message):
     ETAG_FIELD_NUMBER: _builtins.int
     ATTEMPT_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    IF_QUIET_FOR_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """`boards/{board}/tasks/{task}`."""
     to_status: _builtins.str
@@ -421,6 +423,15 @@ class TransitionTaskRequest(_message.Message):
     """
     request_id: _builtins.str
     """Idempotency key; see CreateBoardRequest.request_id."""
+    @_builtins.property
+    def if_quiet_for(self) -> _duration_pb2.Duration:
+        """Liveness check, for declaring work stale: the move happens only if nothing was
+        heard of the task (no heartbeat, no change) for at least this long, by the server's
+        clock, so that a worker heartbeating on time never loses its task, whatever the
+        caller's clock says. Unset skips the check. 0 to 30 days. A task heard of more
+        recently fails with FAILED_PRECONDITION (reason TASK_ALIVE).
+        """
+
     def __init__(
         self,
         *,
@@ -434,10 +445,11 @@ class TransitionTaskRequest(_message.Message):
         etag: _builtins.str = ...,
         attempt: _builtins.int = ...,
         request_id: _builtins.str = ...,
+        if_quiet_for: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_output", b"_output", "output", b"output"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_output", b"_output", "if_quiet_for", b"if_quiet_for", "output", b"output"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_output", b"_output", "assignee", b"assignee", "attempt", b"attempt", "context_snapshot_hash", b"context_snapshot_hash", "etag", b"etag", "expected_status", b"expected_status", "name", b"name", "note", b"note", "output", b"output", "request_id", b"request_id", "to_status", b"to_status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_output", b"_output", "assignee", b"assignee", "attempt", b"attempt", "context_snapshot_hash", b"context_snapshot_hash", "etag", b"etag", "expected_status", b"expected_status", "if_quiet_for", b"if_quiet_for", "name", b"name", "note", b"note", "output", b"output", "request_id", b"request_id", "to_status", b"to_status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__output: _TypeAlias = _typing.Literal["output"]  # noqa: Y015
     _WhichOneofArgType__output: _TypeAlias = _typing.Literal["_output", b"_output"]  # noqa: Y015

@@ -148,6 +148,11 @@ def transition_task(
     v.optional("expected_status", request.expected_status, names.check_status)
     v.text("etag", request.etag, limits.ETAG_MAX)
     v.int_range("attempt", request.attempt, 0, 2**62)
+    quiet_for = (
+        v.duration_us("if_quiet_for", request.if_quiet_for, limits.QUIET_FOR_MAX_SECONDS)
+        if request.HasField("if_quiet_for")
+        else None
+    )
     request_id = v.request_id(request.request_id)
     v.raise_if_any()
     return commands.TransitionTask(
@@ -161,6 +166,7 @@ def transition_task(
         expected_status=request.expected_status,
         expected_etag=request.etag,
         attempt=request.attempt,
+        if_quiet_for_us=quiet_for,
         request_id=request_id,
         principal=principal,
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from google.protobuf import duration_pb2
+
 from quadro import limits, reasons
 from quadro_server.core import globs, names
 from quadro_server.core.errors import FieldViolation, InvalidArgument
@@ -99,6 +101,15 @@ class Violations:
         if value > limits.PAGE_SIZE_MAX:
             self.add("page_size", f"{value} is above the maximum of {limits.PAGE_SIZE_MAX}")
         return value or limits.PAGE_SIZE_DEFAULT
+
+    def duration_us(self, field: str, value: duration_pb2.Duration, max_seconds: int) -> int:
+        """A Duration in microseconds, within 0..max_seconds."""
+        if value.seconds < 0 or value.nanos < 0 or value.nanos >= 1_000_000_000:
+            self.add(field, "must be a non-negative duration")
+            return 0
+        if value.seconds > max_seconds:
+            self.add(field, f"{value.seconds}s is above the maximum of {max_seconds}s")
+        return value.seconds * 1_000_000 + value.nanos // 1000
 
     def int_range(self, field: str, value: int, low: int, high: int) -> int:
         if not low <= value <= high:

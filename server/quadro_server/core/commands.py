@@ -94,6 +94,8 @@ class TransitionTask(Command):
     expected_etag: str = ""
     # 0 skips the fencing check.
     attempt: int = 0
+    # Microseconds; None skips the liveness check.
+    if_quiet_for_us: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -254,6 +254,8 @@ class Engine:
         board = _board(tx, c.board_id)
         task = _live_task(tx, c.board_id, c.task_id)
         _check_expectations(task, c.expected_status, c.expected_etag, c.attempt)
+        if c.if_quiet_for_us is not None:
+            _check_quiet(task, c.if_quiet_for_us, now)
         lifecycle = board.lifecycles().profile(task.profile)
         return self._move(
             tx,
@@ -613,6 +615,20 @@ def _check_expectations(task: TaskRecord, status: str, etag: str, attempt: int) 
             reason=reasons.STALE_ATTEMPT,
             resource=task.name,
             metadata={"current_attempt": str(task.attempt), "attempt": str(attempt)},
+        )
+
+
+def _check_quiet(task: TaskRecord, quiet_for_us: int, now: int) -> None:
+    """The liveness check: a task heard of (heartbeat or change) within the period is
+    alive, and is not to be declared stale."""
+    heard = max(task.update_time, task.heartbeat_time or 0)
+    if now - heard < quiet_for_us:
+        raise FailedPrecondition(
+            f"{task.name} was heard of {(now - heard) / 1e6:.3f}s ago, less than the "
+            f"{quiet_for_us / 1e6:.3f}s asked for",
+            reason=reasons.TASK_ALIVE,
+            resource=task.name,
+            metadata={"quiet_for_us": str(now - heard)},
         )
 
 
