@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import ipaddress
 import logging
 import os
 import sys
+from importlib import metadata
+from typing import Any
 
 from quadro import limits
 from quadro_server.api import convert
@@ -17,6 +20,8 @@ from quadro_server.api.streams import StreamLimits
 from quadro_server.storage import describe, open_store
 from quadro_server.storage.sqlite import Durability
 from quadro_server.streaming.hub import EventHub
+
+COMPANIONS = "quadro.serve.companions"
 
 EXAMPLES = """\
 examples:
@@ -108,7 +113,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "configured (anyone who can reach the port can do anything)",
     )
     parser.add_argument("--log-level", default=env("QUADRO_LOG_LEVEL", "INFO"))
-    parser.set_defaults(handler=run)
+    companions = load_companions()
+    for companion in companions:
+        companion.add_serve_arguments(parser)
+    parser.set_defaults(handler=run, companions=companions)
+
+
+def load_companions() -> list[Any]:
+    """Modules that run beside the server in its process, as clients of it (the
+    Ombudsman): each offers `add_serve_arguments(parser)` and `serve_companion(args,
+    client)`. Found through an entry-point group, so that the server imports none of
+    them."""
+    return [e.load() for e in sorted(metadata.entry_points(group=COMPANIONS), key=lambda e: e.name)]
 
 
 def _is_loopback(host: str) -> bool:
@@ -155,8 +171,11 @@ def run(args: argparse.Namespace) -> int:
         )
 
     try:
+        companions = [functools.partial(c.serve_companion, args) for c in args.companions]
         asyncio.run(
-            serve_until_signalled(store, ctx, f"{host}:{args.port}", args.shutdown_grace, ready)
+            serve_until_signalled(
+                store, ctx, f"{host}:{args.port}", args.shutdown_grace, ready, companions
+            )
         )
     except OSError as exc:
         print(f"quadro serve: {exc}", file=sys.stderr)

@@ -47,9 +47,16 @@ def test_status_follows_assignments(client: quadro.Client, board: str) -> None:
     assert status(client, board, "carol") == agent_pb2.AGENT_STATUS_BUSY
     assert status(client, board, "bob") == agent_pb2.AGENT_STATUS_IDLE
     client.transition_task(task, "STALE")
-    assert status(client, board, "carol") == agent_pb2.AGENT_STATUS_IDLE
+    # Its work went quiet: OFFLINE, and given nothing, until it shows a sign of life.
+    carol = client.get_agent(board, "carol").agent
+    assert (carol.status, carol.active_tasks) == (agent_pb2.AGENT_STATUS_OFFLINE, 0)
+    assert carol.HasField("stale_time")
+    assert not client.get_agent(board, "bob").agent.HasField("stale_time")
     client.transition_task(task, "UNASSIGNED")
     assert client.get_task(task).task.assigned_to == ""
+    assert status(client, board, "carol") == agent_pb2.AGENT_STATUS_OFFLINE
+    client.heartbeat(board, "carol")
+    assert status(client, board, "carol") == agent_pb2.AGENT_STATUS_IDLE
 
 
 def test_capacity_is_enforced(client: quadro.Client, board: str) -> None:

@@ -27,33 +27,33 @@ from quadro.v1 import event_pb2 as quadro_dot_v1_dot_event__pb2
 from quadro.v1 import task_pb2 as quadro_dot_v1_dot_task__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15quadro/v1/agent.proto\x12\tquadro.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15quadro/v1/event.proto\x1a\x14quadro/v1/task.proto\"\xbb\x03\n\x05\x41gent\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12!\n\x0c\x64isplay_name\x18\x02 \x01(\tR\x0b\x64isplayName\x12\"\n\x0c\x63\x61pabilities\x18\x03 \x03(\tR\x0c\x63\x61pabilities\x12\x18\n\x07version\x18\x04 \x01(\tR\x07version\x12 \n\x0b\x63oncurrency\x18\x05 \x01(\x05R\x0b\x63oncurrency\x12.\n\x06status\x18\x06 \x01(\x0e\x32\x16.quadro.v1.AgentStatusR\x06status\x12!\n\x0c\x61\x63tive_tasks\x18\x07 \x01(\x05R\x0b\x61\x63tiveTasks\x12?\n\rregister_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0cregisterTime\x12@\n\x0elast_seen_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0clastSeenTime\x12\x14\n\x05scope\x18\n \x01(\tR\x05scope\x12/\n\x13review_capabilities\x18\x0b \x03(\tR\x12reviewCapabilities\"\x90\x01\n\x14RegisterAgentRequest\x12\x16\n\x06parent\x18\x01 \x01(\tR\x06parent\x12\x19\n\x08\x61gent_id\x18\x02 \x01(\tR\x07\x61gentId\x12&\n\x05\x61gent\x18\x03 \x01(\x0b\x32\x10.quadro.v1.AgentR\x05\x61gent\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\"?\n\x15RegisterAgentResponse\x12&\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x10.quadro.v1.AgentR\x05\x61gent\"%\n\x0fGetAgentRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\":\n\x10GetAgentResponse\x12&\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x10.quadro.v1.AgentR\x05\x61gent\"g\n\x11ListAgentsRequest\x12\x16\n\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"f\n\x12ListAgentsResponse\x12(\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x10.quadro.v1.AgentR\x06\x61gents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"s\n\x10HeartbeatRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n\x04task\x18\x02 \x01(\tR\x04task\x12\x18\n\x07\x61ttempt\x18\x03 \x01(\x03R\x07\x61ttempt\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\"\x88\x01\n\x11HeartbeatResponse\x12&\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x10.quadro.v1.AgentR\x05\x61gent\x12#\n\x04task\x18\x02 \x01(\x0b\x32\x0f.quadro.v1.TaskR\x04task\x12&\n\x05\x65vent\x18\x03 \x01(\x0b\x32\x10.quadro.v1.EventR\x05\x65vent*s\n\x0b\x41gentStatus\x12\x1c\n\x18\x41GENT_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11\x41GENT_STATUS_IDLE\x10\x01\x12\x15\n\x11\x41GENT_STATUS_BUSY\x10\x02\x12\x18\n\x14\x41GENT_STATUS_OFFLINE\x10\x03\x32\xba\x02\n\x0c\x41gentService\x12R\n\rRegisterAgent\x12\x1f.quadro.v1.RegisterAgentRequest\x1a .quadro.v1.RegisterAgentResponse\x12\x43\n\x08GetAgent\x12\x1a.quadro.v1.GetAgentRequest\x1a\x1b.quadro.v1.GetAgentResponse\x12I\n\nListAgents\x12\x1c.quadro.v1.ListAgentsRequest\x1a\x1d.quadro.v1.ListAgentsResponse\x12\x46\n\tHeartbeat\x12\x1b.quadro.v1.HeartbeatRequest\x1a\x1c.quadro.v1.HeartbeatResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15quadro/v1/agent.proto\x12\tquadro.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15quadro/v1/event.proto\x1a\x14quadro/v1/task.proto\"\xf6\x03\n\x05\x41gent\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12!\n\x0c\x64isplay_name\x18\x02 \x01(\tR\x0b\x64isplayName\x12\"\n\x0c\x63\x61pabilities\x18\x03 \x03(\tR\x0c\x63\x61pabilities\x12\x18\n\x07version\x18\x04 \x01(\tR\x07version\x12 \n\x0b\x63oncurrency\x18\x05 \x01(\x05R\x0b\x63oncurrency\x12.\n\x06status\x18\x06 \x01(\x0e\x32\x16.quadro.v1.AgentStatusR\x06status\x12!\n\x0c\x61\x63tive_tasks\x18\x07 \x01(\x05R\x0b\x61\x63tiveTasks\x12?\n\rregister_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0cregisterTime\x12@\n\x0elast_seen_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0clastSeenTime\x12\x14\n\x05scope\x18\n \x01(\tR\x05scope\x12/\n\x13review_capabilities\x18\x0b \x03(\tR\x12reviewCapabilities\x12\x39\n\nstale_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstaleTime\"\x90\x01\n\x14RegisterAgentRequest\x12\x16\n\x06parent\x18\x01 \x01(\tR\x06parent\x12\x19\n\x08\x61gent_id\x18\x02 \x01(\tR\x07\x61gentId\x12&\n\x05\x61gent\x18\x03 \x01(\x0b\x32\x10.quadro.v1.AgentR\x05\x61gent\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\"?\n\x15RegisterAgentResponse\x12&\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x10.quadro.v1.AgentR\x05\x61gent\"%\n\x0fGetAgentRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\":\n\x10GetAgentResponse\x12&\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x10.quadro.v1.AgentR\x05\x61gent\"g\n\x11ListAgentsRequest\x12\x16\n\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"f\n\x12ListAgentsResponse\x12(\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x10.quadro.v1.AgentR\x06\x61gents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"s\n\x10HeartbeatRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n\x04task\x18\x02 \x01(\tR\x04task\x12\x18\n\x07\x61ttempt\x18\x03 \x01(\x03R\x07\x61ttempt\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\"\x88\x01\n\x11HeartbeatResponse\x12&\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x10.quadro.v1.AgentR\x05\x61gent\x12#\n\x04task\x18\x02 \x01(\x0b\x32\x0f.quadro.v1.TaskR\x04task\x12&\n\x05\x65vent\x18\x03 \x01(\x0b\x32\x10.quadro.v1.EventR\x05\x65vent*s\n\x0b\x41gentStatus\x12\x1c\n\x18\x41GENT_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11\x41GENT_STATUS_IDLE\x10\x01\x12\x15\n\x11\x41GENT_STATUS_BUSY\x10\x02\x12\x18\n\x14\x41GENT_STATUS_OFFLINE\x10\x03\x32\xba\x02\n\x0c\x41gentService\x12R\n\rRegisterAgent\x12\x1f.quadro.v1.RegisterAgentRequest\x1a .quadro.v1.RegisterAgentResponse\x12\x43\n\x08GetAgent\x12\x1a.quadro.v1.GetAgentRequest\x1a\x1b.quadro.v1.GetAgentResponse\x12I\n\nListAgents\x12\x1c.quadro.v1.ListAgentsRequest\x1a\x1d.quadro.v1.ListAgentsResponse\x12\x46\n\tHeartbeat\x12\x1b.quadro.v1.HeartbeatRequest\x1a\x1c.quadro.v1.HeartbeatResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quadro.v1.agent_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AGENTSTATUS']._serialized_start=1336
-  _globals['_AGENTSTATUS']._serialized_end=1451
+  _globals['_AGENTSTATUS']._serialized_start=1395
+  _globals['_AGENTSTATUS']._serialized_end=1510
   _globals['_AGENT']._serialized_start=115
-  _globals['_AGENT']._serialized_end=558
-  _globals['_REGISTERAGENTREQUEST']._serialized_start=561
-  _globals['_REGISTERAGENTREQUEST']._serialized_end=705
-  _globals['_REGISTERAGENTRESPONSE']._serialized_start=707
-  _globals['_REGISTERAGENTRESPONSE']._serialized_end=770
-  _globals['_GETAGENTREQUEST']._serialized_start=772
-  _globals['_GETAGENTREQUEST']._serialized_end=809
-  _globals['_GETAGENTRESPONSE']._serialized_start=811
-  _globals['_GETAGENTRESPONSE']._serialized_end=869
-  _globals['_LISTAGENTSREQUEST']._serialized_start=871
-  _globals['_LISTAGENTSREQUEST']._serialized_end=974
-  _globals['_LISTAGENTSRESPONSE']._serialized_start=976
-  _globals['_LISTAGENTSRESPONSE']._serialized_end=1078
-  _globals['_HEARTBEATREQUEST']._serialized_start=1080
-  _globals['_HEARTBEATREQUEST']._serialized_end=1195
-  _globals['_HEARTBEATRESPONSE']._serialized_start=1198
-  _globals['_HEARTBEATRESPONSE']._serialized_end=1334
-  _globals['_AGENTSERVICE']._serialized_start=1454
-  _globals['_AGENTSERVICE']._serialized_end=1768
+  _globals['_AGENT']._serialized_end=617
+  _globals['_REGISTERAGENTREQUEST']._serialized_start=620
+  _globals['_REGISTERAGENTREQUEST']._serialized_end=764
+  _globals['_REGISTERAGENTRESPONSE']._serialized_start=766
+  _globals['_REGISTERAGENTRESPONSE']._serialized_end=829
+  _globals['_GETAGENTREQUEST']._serialized_start=831
+  _globals['_GETAGENTREQUEST']._serialized_end=868
+  _globals['_GETAGENTRESPONSE']._serialized_start=870
+  _globals['_GETAGENTRESPONSE']._serialized_end=928
+  _globals['_LISTAGENTSREQUEST']._serialized_start=930
+  _globals['_LISTAGENTSREQUEST']._serialized_end=1033
+  _globals['_LISTAGENTSRESPONSE']._serialized_start=1035
+  _globals['_LISTAGENTSRESPONSE']._serialized_end=1137
+  _globals['_HEARTBEATREQUEST']._serialized_start=1139
+  _globals['_HEARTBEATREQUEST']._serialized_end=1254
+  _globals['_HEARTBEATRESPONSE']._serialized_start=1257
+  _globals['_HEARTBEATRESPONSE']._serialized_end=1393
+  _globals['_AGENTSERVICE']._serialized_start=1513
+  _globals['_AGENTSERVICE']._serialized_end=1827
 # @@protoc_insertion_point(module_scope)

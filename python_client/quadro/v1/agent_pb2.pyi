@@ -35,8 +35,9 @@ class _AgentStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AgentStat
     AGENT_STATUS_BUSY: _AgentStatus.ValueType  # 2
     """Holds at least one task in IN_PROGRESS."""
     AGENT_STATUS_OFFLINE: _AgentStatus.ValueType  # 3
-    """Not seen (registration or heartbeat) within the server's offline window
-    (`quadro serve --agent-offline-after`, 60 seconds by default) and holds no task.
+    """Holds no task, and either was not seen (registration or heartbeat) within the
+    server's offline window (`quadro serve --agent-offline-after`, 60 seconds by
+    default) or was not seen since one of its tasks was declared STALE.
     """
 
 class AgentStatus(_AgentStatus, metaclass=_AgentStatusEnumTypeWrapper):
@@ -49,8 +50,9 @@ AGENT_STATUS_IDLE: AgentStatus.ValueType  # 1
 AGENT_STATUS_BUSY: AgentStatus.ValueType  # 2
 """Holds at least one task in IN_PROGRESS."""
 AGENT_STATUS_OFFLINE: AgentStatus.ValueType  # 3
-"""Not seen (registration or heartbeat) within the server's offline window
-(`quadro serve --agent-offline-after`, 60 seconds by default) and holds no task.
+"""Holds no task, and either was not seen (registration or heartbeat) within the
+server's offline window (`quadro serve --agent-offline-after`, 60 seconds by
+default) or was not seen since one of its tasks was declared STALE.
 """
 Global___AgentStatus: _TypeAlias = AgentStatus  # noqa: Y015
 
@@ -71,6 +73,7 @@ class Agent(_message.Message):
     LAST_SEEN_TIME_FIELD_NUMBER: _builtins.int
     SCOPE_FIELD_NUMBER: _builtins.int
     REVIEW_CAPABILITIES_FIELD_NUMBER: _builtins.int
+    STALE_TIME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Output only. `boards/{board}/agents/{agent}`. Agent ids are 1-128 characters:
     letters, digits, `_`, `-`, `.`, `:` and `@`, starting with a letter or digit.
@@ -111,6 +114,13 @@ class Agent(_message.Message):
         never give a task's review to the agent that did its work.
         """
 
+    @_builtins.property
+    def stale_time(self) -> _timestamp_pb2.Timestamp:
+        """Output only. When a task of this agent was last declared STALE; unset if never. An
+        agent not seen (registration, heartbeat, result) since then is OFFLINE: its work
+        went quiet, so it is not given more until it shows a sign of life.
+        """
+
     def __init__(
         self,
         *,
@@ -125,10 +135,11 @@ class Agent(_message.Message):
         last_seen_time: _timestamp_pb2.Timestamp | None = ...,
         scope: _builtins.str = ...,
         review_capabilities: _abc.Iterable[_builtins.str] | None = ...,
+        stale_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["last_seen_time", b"last_seen_time", "register_time", b"register_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_seen_time", b"last_seen_time", "register_time", b"register_time", "stale_time", b"stale_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_tasks", b"active_tasks", "capabilities", b"capabilities", "concurrency", b"concurrency", "display_name", b"display_name", "last_seen_time", b"last_seen_time", "name", b"name", "register_time", b"register_time", "review_capabilities", b"review_capabilities", "scope", b"scope", "status", b"status", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_tasks", b"active_tasks", "capabilities", b"capabilities", "concurrency", b"concurrency", "display_name", b"display_name", "last_seen_time", b"last_seen_time", "name", b"name", "register_time", b"register_time", "review_capabilities", b"review_capabilities", "scope", b"scope", "stale_time", b"stale_time", "status", b"status", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -121,6 +121,7 @@ def agent(record: AgentRecord, now: int, offline_after_us: int) -> agent_pb2.Age
         register_time=timestamp(record.register_time),
         last_seen_time=timestamp(record.last_seen_time),
         scope=record.scope,
+        stale_time=timestamp(record.stale_time or None),
     )
 
 

@@ -11,14 +11,16 @@ import os
 import signal
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 from grpc_reflection.v1alpha import reflection
 
+import quadro
 from quadro import limits
 from quadro.v1 import (
     agent_pb2,
@@ -116,15 +118,21 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+# Builds a companion (a client of this server running in its process), or None when it
+# is turned off.
+Companion = Callable[[quadro.AsyncClient], Any]
+
+
 async def serve_until_signalled(
     store: Store,
     ctx: ServiceContext,
     address: str,
     grace: float,
     on_ready: Callable[[int], None] | None = None,
+    companions: Sequence[Companion] = (),
 ) -> None:
-    """Run until SIGTERM or SIGINT, then drain: refuse new calls, finish running ones
-    within `grace` seconds, flush the store, exit."""
+    """Run until SIGTERM or SIGINT, then drain: stop the companions, refuse new calls,
+    finish running ones within `grace` seconds, flush the store, exit."""
     # Signals first: a SIGTERM that arrives as soon as we announce readiness must drain.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -138,10 +146,52 @@ async def serve_until_signalled(
     housekeeping = asyncio.create_task(run_housekeeping(store, holder), name="housekeeping")
     if on_ready is not None:
         on_ready(running.port)
-    try:
+    async with _Companions(companions, _local_target(address, running.port)):
         await stop.wait()
         log.info("draining (grace %.1fs)", grace)
+    try:
         await running.drain(grace)
     finally:
         housekeeping.cancel()
         await store.close()
+
+
+def _local_target(address: str, port: int) -> str:
+    """Where a client in this process reaches the server: the bound host, or loopback
+    for a wildcard address."""
+    host = address.rsplit(":", 1)[0]
+    if host in ("0.0.0.0", "[::]", ""):
+        host = "127.0.0.1"
+    return f"{host}:{port}"
+
+
+class _Companions:
+    """Clients of the server that run in its process (the Ombudsman), through the API
+    like any other client. They stop before the server drains."""
+
+    def __init__(self, factories: Sequence[Companion], target: str) -> None:
+        self._factories = factories
+        self._target = target
+        self._client: quadro.AsyncClient | None = None
+        self._runners: list[Any] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> None:
+        if not self._factories:
+            return
+        self._client = quadro.AsyncClient(self._target)
+        for factory in self._factories:
+            runner = factory(self._client)
+            if runner is not None:
+                self._runners.append(runner)
+                self._tasks.append(asyncio.create_task(runner.run()))
+
+    async def __aexit__(self, *exc: object) -> None:
+        for runner in self._runners:
+            runner.stop()
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=5)
+            for task in late:
+                task.cancel()
+        if self._client is not None:
+            await self._client.close()

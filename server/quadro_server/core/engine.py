@@ -370,7 +370,7 @@ class Engine:
 
         # Every check passed: write.
         if leaving:
-            agents.change(task.assigned_to, active=-1)
+            agents.change(task.assigned_to, active=-1, stale=now if to_status == STALE else None)
         if entering:
             agents.change(new_assignee, active=+1)
         if seen_by:
@@ -560,7 +560,9 @@ class _AgentChanges:
             self._agents[agent_id] = self._read[agent_id] = agent
         return agent
 
-    def change(self, agent_id: str, *, active: int = 0, seen: int | None = None) -> None:
+    def change(
+        self, agent_id: str, *, active: int = 0, seen: int | None = None, stale: int | None = None
+    ) -> None:
         try:
             agent = self.get(agent_id)
         except NotFound:
@@ -569,6 +571,7 @@ class _AgentChanges:
             agent,
             active_tasks=max(0, agent.active_tasks + active),
             last_seen_time=agent.last_seen_time if seen is None else seen,
+            stale_time=agent.stale_time if stale is None else stale,
         )
         self._changed.add(agent_id)
 

@@ -110,6 +110,8 @@ class AgentRecord:
     last_seen_time: int
     scope: str
     review_capabilities: tuple[str, ...] = ()
+    # When a task of the agent was last declared STALE (0: never).
+    stale_time: int = 0
 
     @property
     def name(self) -> str:
@@ -123,10 +125,13 @@ class AgentStatus:
 
 
 def agent_status(agent: AgentRecord, now: int, offline_after_us: int) -> str:
-    """BUSY while it holds a task in IN_PROGRESS; OFFLINE when not seen within the window;
-    IDLE otherwise."""
+    """BUSY while it holds a task in IN_PROGRESS; OFFLINE when not seen within the window,
+    or not seen since one of its tasks was declared STALE (its work went quiet: it is
+    probably gone, and must not be given the work again); IDLE otherwise."""
     if agent.active_tasks > 0:
         return AgentStatus.BUSY
+    if agent.stale_time > agent.last_seen_time:
+        return AgentStatus.OFFLINE
     if now - agent.last_seen_time > offline_after_us:
         return AgentStatus.OFFLINE
     return AgentStatus.IDLE

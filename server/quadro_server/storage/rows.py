@@ -73,6 +73,7 @@ AGENT_COLUMNS = (
     "last_seen_time",
     "scope",
     "review_capabilities",
+    "stale_time",
 )
 # Agent columns holding JSON arrays of patterns.
 _AGENT_LISTS = ("capabilities", "review_capabilities")

@@ -605,7 +605,7 @@ _TYPES: dict[str, str] = {
     "principal": "text", "agent_id": "text", "display_name": "text",
     "capabilities": "text", "concurrency": "integer", "active_tasks": "integer",
     "register_time": "bigint", "last_seen_time": "bigint", "fingerprint": "text",
-    "review_capabilities": "text",
+    "review_capabilities": "text", "stale_time": "bigint",
     "result": "text",
 }  # fmt: skip
 
