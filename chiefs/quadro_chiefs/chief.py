@@ -22,7 +22,7 @@ from typing import Any
 
 import quadro
 from quadro import errors, names, reasons
-from quadro.v1 import event_pb2
+from quadro.v1 import chief_pb2, event_pb2
 from quadro_chiefs.actions import Action, Assign, HandOff, PostTask, Transition
 from quadro_chiefs.cadence import Cadence, Cron, Debounced, Periodic, Reactive
 from quadro_chiefs.policies import default_policy
@@ -50,6 +50,21 @@ _LOST_RACE = {
     reasons.REQUEST_ID_CONFLICT,
 }
 _OWN_REQUESTS_KEPT = 100_000
+
+
+_TRIGGER_PROTO = {
+    SEED: chief_pb2.CYCLE_TRIGGER_SEED,
+    EVENT: chief_pb2.CYCLE_TRIGGER_EVENT,
+    STALE: chief_pb2.CYCLE_TRIGGER_STALE,
+    SCHEDULE: chief_pb2.CYCLE_TRIGGER_SCHEDULE,
+}
+
+
+def _board_of(action: Action) -> str:
+    """The board an action changes: the task's, or the one a task is posted on."""
+    if isinstance(action, (PostTask, HandOff)):
+        return names.board_id(names.board(action.board))
+    return names.board_id(action.task)
 
 
 class ChiefState:
@@ -92,6 +107,7 @@ class ChiefAgent:
         policy: Policy = default_policy,
         max_concurrent_actions: int = 32,
         cycles_kept: int = 10_000,
+        version: str = "",
     ) -> None:
         if not boards:
             raise ValueError("a Chief needs at least one board")
@@ -102,12 +118,14 @@ class ChiefAgent:
         self.cadence: Cadence = cadence or Reactive()
         self.policy = policy
         self.max_concurrent_actions = max_concurrent_actions
+        self.version = version
         self.state = ChiefState.SLEEPING
         self.cycles: collections.deque[CycleRecord] = collections.deque(maxlen=cycles_kept)
         self.cycle_count = 0
         # Events of the scope received (its own actions' excepted), woken by or not.
         self.events_seen = 0
-        self.ready = asyncio.Event()  # set once following the board
+        self.ready = asyncio.Event()  # set once registered and following the boards
+        self._following = asyncio.Event()
         self._triggers: set[str] = set()
         self._wake = asyncio.Event()
         self._dirty = False
@@ -139,7 +157,13 @@ class ChiefAgent:
     async def run(self) -> None:
         follow = asyncio.create_task(self._follow(), name=f"chief-{self.name}-events")
         try:
-            await self.ready.wait()
+            following = asyncio.create_task(self._following.wait())
+            await asyncio.wait([follow, following], return_when=asyncio.FIRST_COMPLETED)
+            following.cancel()
+            if follow.done():
+                follow.result()  # the subscription failed (no such board...): say why
+            await self._register()
+            self.ready.set()
             self.wake(SEED)
             await self._cycles()
         finally:
@@ -154,7 +178,7 @@ class ChiefAgent:
         self._subscription = self.client.subscribe(
             self.boards, after_sequences=heads, task_types=self.task_types
         )
-        self.ready.set()
+        self._following.set()
         async with self._subscription as events:
             async for event in events:
                 if event.request_id in self._own:
@@ -196,28 +220,34 @@ class ChiefAgent:
     # --- one cycle ------------------------------------------------------------------
 
     async def run_cycle(self, trigger: str) -> CycleRecord:
-        """Read, decide, act, record. Safe to call directly (tests, manual runs)."""
+        """Read, decide, act, record (here and on every board of the scope). Safe to call
+        directly (tests, manual runs)."""
         start = time.time()
         clock = time.monotonic()
         self._dirty = False
-        self.state = ChiefState.THINKING
+        counts: dict[str, list[int]] = {b: [0, 0, 0] for b in self.boards}
+        snapshot, actions = Snapshot(), []
         try:
-            snapshot = Snapshot(
-                [await read_board(self.client, b, self.task_types) for b in self.boards]
+            self.state = ChiefState.THINKING
+            views, _ = await asyncio.gather(
+                asyncio.gather(*(read_board(self.client, b, self.task_types) for b in self.boards)),
+                self._report(chief_pb2.CHIEF_STATE_THINKING),
             )
+            snapshot = Snapshot(list(views))
             decided = self.policy(snapshot)
             if inspect.isawaitable(decided):
                 decided = await decided
             actions = list(decided)
-            applied = lost = failed = 0
             if actions:
                 self.state = ChiefState.ACTING
-                applied, lost, failed = await self._apply(actions)
+                await asyncio.gather(
+                    self._apply(actions, counts), self._report(chief_pb2.CHIEF_STATE_ACTING)
+                )
         except errors.QuadroError as exc:
             # The board is unreachable or refused the read: try again on the next wake.
             log.warning("chief %s: cycle failed: %s", self.name, exc)
             self._dirty = True
-            snapshot, actions, applied, lost, failed = Snapshot(), [], 0, 0, 1
+            counts[self.boards[0]][2] += 1
         finally:
             self.state = ChiefState.SLEEPING
         self.cycle_count += 1
@@ -226,36 +256,86 @@ class ChiefAgent:
             trigger=trigger,
             start=start,
             duration=time.monotonic() - clock,
-            actions=applied,
-            lost_races=lost,
-            errors=failed,
+            actions=sum(c[0] for c in counts.values()),
+            lost_races=sum(c[1] for c in counts.values()),
+            errors=sum(c[2] for c in counts.values()),
             in_flight=snapshot.in_flight,
             waiting=snapshot.waiting,
             noop=trigger == EVENT and not actions,
         )
         self.cycles.append(record)
+        await self._record(record, snapshot, counts)
         return record
 
-    async def _apply(self, actions: list[Action]) -> tuple[int, int, int]:
+    async def _register(self) -> None:
+        for board in self.boards:
+            await self.client.register_chief(
+                board,
+                self.name,
+                task_types=self.task_types,
+                boards=self.boards,
+                cadence=self.cadence.describe(),
+                version=self.version,
+            )
+
+    async def _report(self, state: int) -> None:
+        """Say on every board what the Chief is doing; a board that does not answer
+        delays nothing else."""
+        await asyncio.gather(
+            *(
+                self._quietly(self.client.report_chief_state(b, self.name, state))
+                for b in self.boards
+            )
+        )
+
+    async def _record(
+        self, record: CycleRecord, snapshot: Snapshot, counts: dict[str, list[int]]
+    ) -> None:
+        """The cycle, as each board of the scope saw it, for the sleep study."""
+        views = {v.id: v for v in snapshot.boards}
+        calls = []
+        for board in self.boards:
+            view = views.get(board)
+            cycle = chief_pb2.ChiefCycle(
+                trigger=_TRIGGER_PROTO[record.trigger],
+                actions=counts[board][0],
+                lost_races=counts[board][1],
+                errors=counts[board][2],
+                in_flight=Snapshot([view]).in_flight if view else 0,
+                waiting=Snapshot([view]).waiting if view else 0,
+                noop=record.noop,
+            )
+            cycle.start_time.FromMicroseconds(round(record.start * 1e6))
+            cycle.duration.FromMicroseconds(round(record.duration * 1e6))
+            calls.append(self._quietly(self.client.record_chief_cycle(board, self.name, cycle)))
+        await asyncio.gather(*calls)
+
+    async def _quietly(self, call: Awaitable[Any]) -> None:
+        try:
+            await call
+        except errors.QuadroError as exc:
+            log.warning("chief %s: could not report to the board: %s", self.name, exc)
+
+    async def _apply(self, actions: list[Action], counts: dict[str, list[int]]) -> None:
         """Apply the actions: those on one task in order (a later one may depend on an
-        earlier), different tasks concurrently. Returns applied, lost races, errors."""
+        earlier), different tasks concurrently. Counts applied, lost races and errors per
+        board in `counts`."""
         by_task: dict[str, list[Action]] = {}
         for index, action in enumerate(actions):
             key = action.task if isinstance(action, (Assign, Transition, HandOff)) else index
             by_task.setdefault(str(key), []).append(action)
         limit = asyncio.Semaphore(self.max_concurrent_actions)
-        counts = [0, 0, 0]
 
         async def run(chain: list[Action]) -> None:
             async with limit:
                 for action in chain:
                     outcome = await self._apply_one(action)
-                    counts[outcome] += 1
+                    board = _board_of(action)
+                    counts.setdefault(board, [0, 0, 0])[outcome] += 1
                     if outcome:
                         return  # what follows depended on this one
 
         await asyncio.gather(*(run(chain) for chain in by_task.values()))
-        return counts[0], counts[1], counts[2]
 
     async def _apply_one(self, action: Action) -> int:
         """0 applied, 1 lost a race, 2 failed."""

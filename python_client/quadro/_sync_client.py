@@ -19,6 +19,8 @@ from quadro.v1 import (
     agent_pb2_grpc,
     board_pb2,
     board_pb2_grpc,
+    chief_pb2,
+    chief_pb2_grpc,
     data_pb2,
     data_pb2_grpc,
     event_pb2,
@@ -69,6 +71,7 @@ class Client:
         self._events = event_pb2_grpc.EventServiceStub(self._channel)
         self._agents = agent_pb2_grpc.AgentServiceStub(self._channel)
         self._data = data_pb2_grpc.DataServiceStub(self._channel)
+        self._chiefs = chief_pb2_grpc.ChiefServiceStub(self._channel)
 
     def __enter__(self) -> Client:
         return self
@@ -458,6 +461,105 @@ class Client:
             request_id=_requests.request_id(request_id),
         )
         return self._call(self._agents.Heartbeat, request)
+
+    # --- chiefs ---------------------------------------------------------------------
+
+    def register_chief(
+        self,
+        board: str,
+        chief_id: str,
+        *,
+        task_types: Iterable[str] = (),
+        boards: Iterable[str] = (),
+        cadence: str = "",
+        display_name: str = "",
+        version: str = "",
+        request_id: str | None = None,
+    ) -> chief_pb2.RegisterChiefResponse:
+        """Register a Chief on a board with its scope (task types, every board of it)
+        and cadence, or update the registration."""
+        request = chief_pb2.RegisterChiefRequest(
+            parent=names.board(board),
+            chief_id=chief_id,
+            chief=chief_pb2.Chief(
+                display_name=display_name,
+                task_types=list(task_types),
+                boards=[names.board(b) for b in boards],
+                cadence=cadence,
+                version=version,
+            ),
+            request_id=_requests.request_id(request_id),
+        )
+        return self._call(self._chiefs.RegisterChief, request)
+
+    def get_chief(self, board: str, chief_id: str) -> chief_pb2.GetChiefResponse:
+        request = chief_pb2.GetChiefRequest(name=names.chief(board, chief_id))
+        return self._call(self._chiefs.GetChief, request)
+
+    def list_chiefs(
+        self, board: str, *, page_size: int = 0, page_token: str = ""
+    ) -> chief_pb2.ListChiefsResponse:
+        request = chief_pb2.ListChiefsRequest(
+            parent=names.board(board), page_size=page_size, page_token=page_token
+        )
+        return self._call(self._chiefs.ListChiefs, request)
+
+    def iter_chiefs(self, board: str, *, page_size: int = 0) -> Iterator[chief_pb2.Chief]:
+        token = ""
+        while True:
+            page = self.list_chiefs(board, page_size=page_size, page_token=token)
+            for chief in page.chiefs:
+                yield chief
+            token = page.next_page_token
+            if not token:
+                return
+
+    def report_chief_state(
+        self, board: str, chief_id: str, state: int, *, request_id: str | None = None
+    ) -> chief_pb2.ReportChiefStateResponse:
+        """`state` is a `chief_pb2.ChiefState` (CHIEF_STATE_THINKING, ...)."""
+        request = chief_pb2.ReportChiefStateRequest(
+            name=names.chief(board, chief_id),
+            state=state,  # type: ignore[arg-type]
+            request_id=_requests.request_id(request_id),
+        )
+        return self._call(self._chiefs.ReportChiefState, request)
+
+    def record_chief_cycle(
+        self,
+        board: str,
+        chief_id: str,
+        cycle: chief_pb2.ChiefCycle,
+        *,
+        request_id: str | None = None,
+    ) -> chief_pb2.RecordChiefCycleResponse:
+        request = chief_pb2.RecordChiefCycleRequest(
+            name=names.chief(board, chief_id),
+            cycle=cycle,
+            request_id=_requests.request_id(request_id),
+        )
+        return self._call(self._chiefs.RecordChiefCycle, request)
+
+    def list_chief_cycles(
+        self, board: str, chief_id: str, *, page_size: int = 0, page_token: str = ""
+    ) -> chief_pb2.ListChiefCyclesResponse:
+        request = chief_pb2.ListChiefCyclesRequest(
+            parent=names.chief(board, chief_id), page_size=page_size, page_token=page_token
+        )
+        return self._call(self._chiefs.ListChiefCycles, request)
+
+    def iter_chief_cycles(
+        self, board: str, chief_id: str, *, page_size: int = 0
+    ) -> Iterator[chief_pb2.ChiefCycle]:
+        """Every recorded cycle of a Chief on a board, oldest first."""
+        token = ""
+        while True:
+            page = self.list_chief_cycles(board, chief_id, page_size=page_size, page_token=token)
+            for cycle in page.cycles:
+                yield cycle
+            token = page.next_page_token
+            if not token:
+                return
 
     # --- data -----------------------------------------------------------------------
 

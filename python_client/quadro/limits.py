@@ -39,6 +39,11 @@ TASK_TYPE_RULES_MAX: Final = 256
 FILTER_VALUES_MAX: Final = 64
 EVENT_TYPES_FILTER_MAX: Final = 8
 SUBSCRIPTION_BOARDS_MAX: Final = 16
+# A Chief's registration: the cadence text, and the counts of a cycle record.
+CADENCE_MAX: Final = 128
+CYCLE_COUNT_MAX: Final = 1_000_000
+CYCLE_TASKS_MAX: Final = 1_000_000_000
+CYCLE_DURATION_MAX_SECONDS: Final = 24 * 3600
 PROGRESS_INTERVAL_DEFAULT_SECONDS: Final = 10
 PROGRESS_INTERVAL_MAX_SECONDS: Final = 300
 # Concurrent streams (subscriptions) one server serves, in all and per caller.

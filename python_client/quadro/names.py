@@ -25,6 +25,10 @@ def agent(board_: str, agent_id: str) -> str:
     return f"{board(board_)}/agents/{agent_id}"
 
 
+def chief(board_: str, chief_id: str) -> str:
+    return f"{board(board_)}/chiefs/{chief_id}"
+
+
 def data(board_: str, key: str) -> str:
     return f"{board(board_)}/data/{key}"
 

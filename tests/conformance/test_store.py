@@ -8,8 +8,8 @@ import asyncio
 
 import pytest
 
+from quadro_server.core import chiefs
 from quadro_server.core import commands as c
-from quadro_server.core.engine import Applied
 from quadro_server.core.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -19,6 +19,7 @@ from quadro_server.core.errors import (
     TransitionRejected,
 )
 from quadro_server.core.results import ExpiredResult, TaskResult
+from quadro_server.core.transaction import Applied
 from quadro_server.storage.base import EventQuery, Store, TaskQuery
 
 from .conftest import Backend
@@ -308,3 +309,28 @@ async def test_expiry_goes_oldest_first_in_bounded_rounds(store: Store) -> None:
     assert not again.replayed, "the oldest went first"
     rest = await store.execute(c.ExpireRequests(before=2**62, limit=3))
     assert rest.result == ExpiredResult(3)
+
+
+async def test_chief_cycles_are_kept_up_to_the_limit(store: Store) -> None:
+    """A Chief's cycle records are numbered by the board, never listed as data, and only
+    the most recent CYCLES_KEPT of them are kept."""
+    await setup_board(store)
+    await store.execute(c.RegisterChief(board_id="b", chief_id="boss"))
+    extra = 5
+    record = c.RecordChiefCycle(board_id="b", chief_id="boss", trigger="EVENT", start_time=1,
+                                duration_us=10, actions=1, lost_races=0, errors=0, in_flight=0,
+                                waiting=0, noop=False)  # fmt: skip
+    total = chiefs.CYCLES_KEPT + extra
+    for start in range(0, total, 500):
+        outcomes = await store.apply([record] * min(500, total - start))
+        assert all(isinstance(o, Applied) for o in outcomes)
+    kept = await store.list_data(
+        "b", chiefs.cycle_prefix("boss"), "", chiefs.CYCLES_KEPT + 10, internal=True
+    )
+    assert len(kept) == chiefs.CYCLES_KEPT
+    assert kept[0].key == chiefs.cycle_key("boss", extra + 1)
+    assert kept[-1].key == chiefs.cycle_key("boss", total)
+    assert await store.list_data("b", "", "", 100) == [], "internal records are not data"
+    boss = await store.get_data("b", chiefs.chief_key("boss"))
+    assert boss is not None
+    assert chiefs.chief_from_json("b", "boss", boss.value_json).cycles == total

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import pytest
 
 import quadro
+from quadro.v1 import chief_pb2
 from quadro_chiefs import (
     Action,
     ChiefAgent,
@@ -233,3 +234,59 @@ async def test_a_debounced_chief_thinks_at_most_once_per_interval(
     starts = [r.start for r in chief.cycles]
     assert 2 <= len(starts) <= 5
     assert all(b - a >= 0.45 for a, b in itertools.pairwise(starts))
+
+
+async def test_the_board_lists_its_chiefs_and_their_cycles(
+    aclient: quadro.AsyncClient, board: str, board_id: str
+) -> None:
+    """A Chief registers with its scope and cadence, says what it is doing, and records
+    every cycle on the board, where anyone can read them (the sleep study)."""
+    await aclient.register_agent(board, "w", concurrency=100)
+    chief = ChiefAgent(aclient, "intake", [board], task_types=["quick_*"],
+                       cadence=Debounced(0.2), version="2.1")  # fmt: skip
+    async with Background(chief):
+        listed = [c async for c in aclient.iter_chiefs(board)]
+        assert [c.name for c in listed] == [f"boards/{board}/chiefs/intake"]
+        registered = listed[0]
+        assert list(registered.task_types) == ["quick_*"]
+        assert list(registered.boards) == [f"boards/{board}"]
+        assert (registered.cadence, registered.version) == ("debounced:0.2", "2.1")
+        await post_many(aclient, board, "quick_x", 30)
+
+        async def dispatched() -> bool:
+            return (await statuses(aclient, board)) == {"IN_PROGRESS": 30}
+
+        await until(dispatched, "the dispatch")
+        await asyncio.sleep(0.5)
+    cycles = [c async for c in aclient.iter_chief_cycles(board, "intake", page_size=2)]
+    assert [c.number for c in cycles] == list(range(1, chief.cycle_count + 1))
+    assert sum(c.actions for c in cycles) == 30
+    assert cycles[0].trigger == chief_pb2.CYCLE_TRIGGER_SEED
+    assert all(c.trigger == chief_pb2.CYCLE_TRIGGER_EVENT for c in cycles[1:])
+    assert [c.actions for c in cycles] == [r.actions for r in chief.cycles]
+    assert [c.noop for c in cycles] == [r.noop for r in chief.cycles]
+    assert all(c.duration.ToMicroseconds() > 0 for c in cycles)
+    after = (await aclient.get_chief(board, "intake")).chief
+    assert after.state == chief_pb2.CHIEF_STATE_SLEEPING
+    assert after.cycles == chief.cycle_count
+    assert after.last_cycle_time == cycles[-1].start_time
+    assert after.register_time == registered.register_time
+
+
+async def test_cycle_records_are_checked(aclient: quadro.AsyncClient, board: str) -> None:
+    await aclient.register_chief(board, "c")
+    cycle = chief_pb2.ChiefCycle(trigger=chief_pb2.CYCLE_TRIGGER_SEED, noop=True)
+    cycle.start_time.GetCurrentTime()
+    with pytest.raises(quadro.errors.InvalidArgument) as bad:
+        await aclient.record_chief_cycle(board, "c", cycle)
+    assert [f for f, _ in bad.value.field_violations] == ["cycle.noop"]
+    cycle.noop = False
+    with pytest.raises(quadro.errors.NotFound) as missing:
+        await aclient.record_chief_cycle(board, "nobody", cycle)
+    assert missing.value.reason == "CHIEF_NOT_FOUND"
+    first = await aclient.record_chief_cycle(board, "c", cycle, request_id="r-1")
+    again = await aclient.record_chief_cycle(board, "c", cycle, request_id="r-1")
+    assert first.cycle.number == again.cycle.number == 1, "a retry records nothing twice"
+    assert (await aclient.get_chief(board, "c")).chief.cycles == 1
+    data = await aclient.list_data(board)
+    assert list(data.entries) == [], "the records are not the board's data"

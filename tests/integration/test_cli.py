@@ -15,7 +15,11 @@ from typing import Any
 
 import pytest
 
+import quadro as quadro_client
+from quadro.v1 import chief_pb2
 from support.server import ServerProcess
+
+SEED, EVENT = chief_pb2.CYCLE_TRIGGER_SEED, chief_pb2.CYCLE_TRIGGER_EVENT
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60
@@ -214,6 +218,40 @@ def test_boards_create_with_default_profile(server: ServerProcess, board_id: str
     assert board["default_profile"] == "fast"
     task = ok_json(server, "tasks", "post", board_id, "anything", "Do it")
     assert task["profile"] == "fast"
+
+
+# --- chiefs ---------------------------------------------------------------------------------
+
+
+def test_chiefs_ls_and_the_sleep_study(server: ServerProcess, board_id: str) -> None:
+    with quadro_client.Client(server.address) as client:
+        client.create_board(board_id)
+        client.register_chief(board_id, "intake", task_types=["intake_*"], cadence="reactive")
+        for trigger, actions, noop in ((SEED, 3, False), (EVENT, 0, True), (EVENT, 2, False)):
+            cycle = chief_pb2.ChiefCycle(trigger=trigger, actions=actions, noop=noop,
+                                         lost_races=1, in_flight=2, waiting=5)  # fmt: skip
+            cycle.start_time.GetCurrentTime()
+            cycle.duration.FromMilliseconds(12)
+            client.record_chief_cycle(board_id, "intake", cycle)
+    rows = table(ok(server, "chiefs", "ls", board_id),
+                 "chief", "state", "task types", "cadence", "cycles", "last cycle")  # fmt: skip
+    assert [(r["chief"], r["state"], r["task types"], r["cadence"], r["cycles"]) for r in rows] == [
+        ("intake", "sleeping", "intake_*", "reactive", "3")
+    ]
+    cycles = table(ok(server, "chiefs", "cycles", board_id, "intake"), "cycle", "trigger",
+                   "start", "ms", "actions", "lost", "errors", "in flight", "waiting",
+                   "noop")  # fmt: skip
+    assert [(c["cycle"], c["trigger"], c["actions"], c["noop"]) for c in cycles] == [
+        ("1", "seed", "3", ""), ("2", "event", "0", "noop"), ("3", "event", "2", ""),
+    ]  # fmt: skip
+    assert {c["ms"] for c in cycles} == {"12.0"}
+    summary = ok(server, "chiefs", "cycles", board_id, "intake", "--summary")
+    assert "triggers     event 2, seed 1" in summary
+    assert "noops        1 of 2 event-triggered cycles" in summary
+    assert "actions      5 (3 lost races, 0 errors)" in summary
+    listed = ok_json(server, "chiefs", "cycles", board_id, "intake")
+    assert [c["number"] for c in listed] == ["1", "2", "3"]
+    assert "not found" in fails(server.address, EXIT_NOT_FOUND, "chiefs", "get", board_id, "nobody")
 
 
 # --- agents ---------------------------------------------------------------------------------

@@ -43,8 +43,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
 import json
 import os
+import pkgutil
 import random
 import time
 from collections import Counter, defaultdict
@@ -62,6 +64,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 import quadro
+import quadro.v1
 from quadro import errors, limits
 from quadro.v1 import agent_pb2, board_pb2, data_pb2, event_pb2, task_pb2
 from support.server import ServerProcess
@@ -88,7 +91,17 @@ READ_EVENTS_PAGE = 20
 # Deeper than this, generated messages stop nesting (Value inside Struct inside Value...).
 MAX_DEPTH = 5
 
-SERVICE_MODULES: tuple[ModuleType, ...] = (board_pb2, task_pb2, event_pb2, agent_pb2, data_pb2)
+# Every module of the API that defines a service: a new service is fuzzed without anyone
+# adding it here.
+SERVICE_MODULES: tuple[ModuleType, ...] = tuple(
+    module
+    for module in (
+        importlib.import_module(f"quadro.v1.{info.name}")
+        for info in pkgutil.iter_modules(quadro.v1.__path__)
+        if info.name.endswith("_pb2")
+    )
+    if module.DESCRIPTOR.services_by_name
+)
 EXPECTED_CODES = frozenset(
     {
         grpc.StatusCode.INVALID_ARGUMENT,

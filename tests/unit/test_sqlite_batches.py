@@ -8,8 +8,9 @@ from pathlib import Path
 
 from quadro_server.core import commands as c
 from quadro_server.core.clock import now_us
-from quadro_server.core.engine import Applied, Engine, Transaction
+from quadro_server.core.engine import Engine
 from quadro_server.core.errors import Internal
+from quadro_server.core.transaction import Applied, Transaction
 from quadro_server.storage.base import EventQuery
 from quadro_server.storage.sqlite import SqliteStore
 

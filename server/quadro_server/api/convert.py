@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
-from quadro.v1 import agent_pb2, board_pb2, data_pb2, event_pb2, task_pb2
+from quadro.v1 import agent_pb2, board_pb2, chief_pb2, data_pb2, event_pb2, task_pb2
 from quadro_server.core import names
+from quadro_server.core.chiefs import ChiefRecord, CycleRecord
 from quadro_server.core.records import (
     AgentRecord,
     AgentStatus,
@@ -26,6 +27,19 @@ _AGENT_STATUS = {
     AgentStatus.BUSY: agent_pb2.AGENT_STATUS_BUSY,
     AgentStatus.OFFLINE: agent_pb2.AGENT_STATUS_OFFLINE,
 }
+CHIEF_STATE_FROM_PROTO: dict[int, str] = {
+    chief_pb2.CHIEF_STATE_SLEEPING: "SLEEPING",
+    chief_pb2.CHIEF_STATE_THINKING: "THINKING",
+    chief_pb2.CHIEF_STATE_ACTING: "ACTING",
+}
+CYCLE_TRIGGER_FROM_PROTO: dict[int, str] = {
+    chief_pb2.CYCLE_TRIGGER_SEED: "SEED",
+    chief_pb2.CYCLE_TRIGGER_EVENT: "EVENT",
+    chief_pb2.CYCLE_TRIGGER_STALE: "STALE",
+    chief_pb2.CYCLE_TRIGGER_SCHEDULE: "SCHEDULE",
+}
+_CHIEF_STATE = {name: number for number, name in CHIEF_STATE_FROM_PROTO.items()}
+_CYCLE_TRIGGER = {name: number for number, name in CYCLE_TRIGGER_FROM_PROTO.items()}
 
 
 def timestamp(us: int | None) -> timestamp_pb2.Timestamp | None:
@@ -163,3 +177,37 @@ def subscription_message(entries: list[bytes], positions: dict[str, int]) -> byt
         positions={names.board_name(board): seq for board, seq in positions.items()}
     ).SerializeToString()
     return b"".join(entries) + tail
+
+
+def chief(record: ChiefRecord) -> chief_pb2.Chief:
+    return chief_pb2.Chief(
+        name=record.name,
+        display_name=record.display_name,
+        task_types=record.task_types,
+        boards=[names.board_name(b) for b in record.boards],
+        cadence=record.cadence,
+        version=record.version,
+        state=_CHIEF_STATE[record.state],  # type: ignore[arg-type]
+        state_time=timestamp(record.state_time),
+        cycles=record.cycles,
+        last_cycle_time=timestamp(record.last_cycle_time or None),
+        register_time=timestamp(record.register_time),
+        scope=record.scope,
+    )
+
+
+def chief_cycle(record: CycleRecord) -> chief_pb2.ChiefCycle:
+    cycle = chief_pb2.ChiefCycle(
+        chief=names.chief_name(record.board_id, record.chief_id),
+        number=record.number,
+        trigger=_CYCLE_TRIGGER[record.trigger],  # type: ignore[arg-type]
+        start_time=timestamp(record.start_time),
+        actions=record.actions,
+        lost_races=record.lost_races,
+        errors=record.errors,
+        in_flight=record.in_flight,
+        waiting=record.waiting,
+        noop=record.noop,
+    )
+    cycle.duration.FromMicroseconds(record.duration_us)
+    return cycle

@@ -27,6 +27,8 @@ from quadro.v1 import (
     agent_pb2_grpc,
     board_pb2,
     board_pb2_grpc,
+    chief_pb2,
+    chief_pb2_grpc,
     data_pb2,
     data_pb2_grpc,
     event_pb2,
@@ -37,6 +39,7 @@ from quadro.v1 import (
 from quadro_server.api.interceptors import ErrorInterceptor
 from quadro_server.api.services.agent import AgentService
 from quadro_server.api.services.board import BoardService
+from quadro_server.api.services.chief import ChiefService
 from quadro_server.api.services.context import ServiceContext
 from quadro_server.api.services.data import DataService
 from quadro_server.api.services.event import EventService
@@ -54,6 +57,7 @@ SERVICE_NAMES = tuple(
         (event_pb2, "EventService"),
         (agent_pb2, "AgentService"),
         (data_pb2, "DataService"),
+        (chief_pb2, "ChiefService"),
     )
 )
 
@@ -88,6 +92,7 @@ async def start_server(ctx: ServiceContext, address: str) -> RunningServer:
     event_pb2_grpc.add_EventServiceServicer_to_server(EventService(ctx), server)
     agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentService(ctx), server)
     data_pb2_grpc.add_DataServiceServicer_to_server(DataService(ctx), server)
+    chief_pb2_grpc.add_ChiefServiceServicer_to_server(ChiefService(ctx), server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

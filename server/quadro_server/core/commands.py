@@ -136,6 +136,39 @@ class Heartbeat(Command):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RegisterChief(Command):
+    board_id: str
+    chief_id: str
+    display_name: str = ""
+    task_types: tuple[str, ...] = ()
+    boards: tuple[str, ...] = ()
+    cadence: str = ""
+    version: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportChiefState(Command):
+    board_id: str
+    chief_id: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordChiefCycle(Command):
+    board_id: str
+    chief_id: str
+    trigger: str
+    start_time: int
+    duration_us: int
+    actions: int
+    lost_races: int
+    errors: int
+    in_flight: int
+    waiting: int
+    noop: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PutData(Command):
     board_id: str
     key: str

@@ -7,11 +7,8 @@ failure half-way cannot leak into the other commands of the batch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
-
 from quadro import limits, reasons
-from quadro_server.core import codec, ids, names
+from quadro_server.core import chief_rules, codec, ids, names
 from quadro_server.core.commands import (
     AcquireLease,
     ArchiveTask,
@@ -24,7 +21,10 @@ from quadro_server.core.commands import (
     PostResult,
     PostTask,
     PutData,
+    RecordChiefCycle,
     RegisterAgent,
+    RegisterChief,
+    ReportChiefState,
     TransitionTask,
 )
 from quadro_server.core.errors import (
@@ -59,65 +59,11 @@ from quadro_server.core.results import (
     ExpiredResult,
     HeartbeatResult,
     LeaseResult,
-    Result,
     StoredRequest,
     TaskResult,
 )
 from quadro_server.core.taxonomy import EventType, event_type_for
-
-
-class Transaction(Protocol):
-    """What the engine needs from a store while a transaction is open. Reads see the
-    transaction's own earlier writes."""
-
-    def get_board(self, board_id: str) -> BoardRecord | None: ...
-    def get_task(self, board_id: str, task_id: str) -> TaskRecord | None: ...
-    def get_agent(self, board_id: str, agent_id: str) -> AgentRecord | None: ...
-    def get_data(self, board_id: str, key: str) -> DataRecord | None: ...
-    def get_request(self, request_id: str) -> StoredRequest | None: ...
-
-    def insert_board(self, board: BoardRecord) -> None: ...
-    def insert_task(self, task: TaskRecord) -> None: ...
-    def update_task(self, task: TaskRecord, previous: TaskRecord) -> None:
-        """Write `task` over `previous`, the version of it this transaction read (a store
-        may write only what changed)."""
-        ...
-
-    def next_event(self, board_id: str, now: int) -> tuple[int, int]:
-        """Reserve the board's next event: its sequence (head + 1, which becomes the new
-        head) and its time, `now` or the board's last event time if that is later, so
-        that times never decrease along a board's log whatever the clocks of replicas."""
-        ...
-
-    def new_task_id(self, length: int) -> str:
-        """A candidate id for a task (random; the engine checks it is free)."""
-        ...
-
-    def get_lease(self, name: str) -> LeaseRecord | None: ...
-    def put_lease(self, lease: LeaseRecord) -> None: ...
-
-    def append_event(self, event: EventRecord) -> None: ...
-    def put_agent(self, agent: AgentRecord, previous: AgentRecord | None) -> None:
-        """Write `agent`: a new one when `previous` is None, else over `previous`."""
-        ...
-
-    def put_data(self, entry: DataRecord) -> None: ...
-    def delete_data(self, board_id: str, key: str) -> None: ...
-    def put_request(self, request: StoredRequest) -> None: ...
-    def delete_requests_before(self, before: int, limit: int) -> int:
-        """Remove up to `limit` idempotency records created before `before`, oldest
-        first; return how many."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class Applied:
-    """The answer to a command and the events it wrote (none for a replayed retry)."""
-
-    result: Result
-    events: tuple[EventRecord, ...]
-    replayed: bool = False
-
+from quadro_server.core.transaction import Applied, Transaction
 
 # How many generated ids to try before growing the length (the namespace of 5 base36
 # characters is 60 million; a collision streak this long means the board is huge).
@@ -170,6 +116,12 @@ class Engine:
                 )
             case AcquireLease():
                 return self._acquire_lease(tx, command, now)
+            case RegisterChief():
+                return chief_rules.register_chief(tx, command, now)
+            case ReportChiefState():
+                return chief_rules.report_chief_state(tx, command, now)
+            case RecordChiefCycle():
+                return chief_rules.record_chief_cycle(tx, command, now)
         raise TypeError(f"unknown command {type(command).__name__}")
 
     # --- boards ---------------------------------------------------------------------

@@ -132,9 +132,13 @@ def check_text(value: str, what: str, max_chars: int, *, required: bool = False)
 
 
 def check_utf8_size(value: str, what: str, max_bytes: int) -> str | None:
+    """Bounded text that may hold any character but NUL, which PostgreSQL cannot store
+    in text (so that every store keeps exactly what it was given)."""
     size = len(value.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
         return f"{what} is {size} bytes; the limit is {max_bytes}"
+    if "\x00" in value:
+        return f"{what} contains the NUL character U+0000"
     return None
 
 
@@ -151,6 +155,10 @@ def task_name(board_id: str, task_id: str) -> str:
 
 def agent_name(board_id: str, agent_id: str) -> str:
     return f"boards/{board_id}/agents/{agent_id}"
+
+
+def chief_name(board_id: str, chief_id: str) -> str:
+    return f"boards/{board_id}/chiefs/{chief_id}"
 
 
 def data_name(board_id: str, key: str) -> str:
@@ -182,6 +190,8 @@ def parse_board_name(name: str) -> str:
 _CHILD_CHECKS = {
     "tasks": check_task_id,
     "agents": check_agent_id,
+    # Chief ids follow the rules of agent ids.
+    "chiefs": check_agent_id,
     "data": check_data_key,
 }
 

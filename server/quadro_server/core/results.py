@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from quadro_server.core import codec
+from quadro_server.core.chiefs import ChiefRecord, CycleRecord
 from quadro_server.core.records import (
     AgentRecord,
     BoardRecord,
@@ -63,6 +64,17 @@ class LeaseResult:
     holder: str
 
 
+@dataclass(frozen=True, slots=True)
+class ChiefResult:
+    chief: ChiefRecord
+
+
+@dataclass(frozen=True, slots=True)
+class ChiefCycleResult:
+    cycle: CycleRecord
+    chief: ChiefRecord
+
+
 Result = (
     BoardResult
     | TaskResult
@@ -72,6 +84,8 @@ Result = (
     | DeleteDataResult
     | ExpiredResult
     | LeaseResult
+    | ChiefResult
+    | ChiefCycleResult
 )
 
 
@@ -99,4 +113,8 @@ codec.register(
     AgentRecord,
     EventRecord,
     DataRecord,
+    ChiefResult,
+    ChiefCycleResult,
+    ChiefRecord,
+    CycleRecord,
 )

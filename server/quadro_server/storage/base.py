@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from quadro_server.core.commands import Command
-from quadro_server.core.engine import Applied
 from quadro_server.core.errors import QuadroError
 from quadro_server.core.event_filter import EventFilter
 from quadro_server.core.records import (
@@ -22,6 +21,7 @@ from quadro_server.core.records import (
     EventRecord,
     TaskRecord,
 )
+from quadro_server.core.transaction import Applied
 
 # Called after each commit with the events it wrote, in commit order. Runs on the event
 # loop; must not block.
@@ -115,6 +115,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def list_data(
-        self, board_id: str, prefix: str, after_key: str, limit: int
+        self, board_id: str, prefix: str, after_key: str, limit: int, *, internal: bool = False
     ) -> list[DataRecord]:
-        """Entries whose key does not start with `_`, ordered by key, after `after_key`."""
+        """Entries whose key starts with `prefix`, ordered by key, after `after_key`; keys
+        that start with `_` (the server's own records) only with `internal`."""

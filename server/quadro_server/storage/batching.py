@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from quadro import reasons
 from quadro_server.core.clock import now_us
 from quadro_server.core.commands import Command
-from quadro_server.core.engine import Applied
 from quadro_server.core.errors import Internal, QuadroError, Unavailable
 from quadro_server.core.records import EventRecord
+from quadro_server.core.transaction import Applied
 from quadro_server.storage.base import CommitListener, Store
 
 log = logging.getLogger(__name__)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from quadro_server.core import ids
+from quadro_server.core.chiefs import chief_key
 from quadro_server.core.commands import (
     AcquireLease,
     ArchiveTask,
@@ -25,7 +26,10 @@ from quadro_server.core.commands import (
     PostResult,
     PostTask,
     PutData,
+    RecordChiefCycle,
     RegisterAgent,
+    RegisterChief,
+    ReportChiefState,
     TransitionTask,
 )
 from quadro_server.core.names import InvalidName, parse_child_name
@@ -133,6 +137,9 @@ def keys_of(commands: list[Command], candidates: list[str]) -> Keys:
                 keys.data.add((command.board_id, command.key))
             case AcquireLease():
                 keys.leases.add(command.name)
+            case RegisterChief() | ReportChiefState() | RecordChiefCycle():
+                keys.boards.add(command.board_id)
+                keys.data.add((command.board_id, chief_key(command.chief_id)))
     return keys
 
 

@@ -13,9 +13,9 @@ from quadro_server.api import convert
 from quadro_server.api.streams import StreamLimits
 from quadro_server.core import names
 from quadro_server.core.clock import now_us
-from quadro_server.core.engine import Applied
 from quadro_server.core.errors import NotFound
 from quadro_server.core.records import BoardRecord
+from quadro_server.core.transaction import Applied
 from quadro_server.storage.base import Store
 from quadro_server.streaming.hub import EventHub
 

@@ -38,7 +38,7 @@ from quadro import reasons
 from quadro_server.core import globs, ids
 from quadro_server.core.clock import now_us
 from quadro_server.core.commands import Command, ExpireRequests, PostTask
-from quadro_server.core.engine import Applied, Engine
+from quadro_server.core.engine import Engine
 from quadro_server.core.errors import Internal, QuadroError, Unavailable
 from quadro_server.core.records import (
     AgentRecord,
@@ -50,6 +50,7 @@ from quadro_server.core.records import (
     evolve,
 )
 from quadro_server.core.results import ExpiredResult, StoredRequest
+from quadro_server.core.transaction import Applied
 from quadro_server.storage import migrations, rows
 from quadro_server.storage.base import EventPage, EventQuery, TaskQuery
 from quadro_server.storage.batching import BatchingStore
@@ -543,14 +544,15 @@ class PostgresStore(BatchingStore):
         return result
 
     async def list_data(
-        self, board_id: str, prefix: str, after_key: str, limit: int
+        self, board_id: str, prefix: str, after_key: str, limit: int, *, internal: bool = False
     ) -> list[DataRecord]:
         async def run(conn: Conn) -> list[DataRecord]:
+            hidden = "" if internal else "AND NOT starts_with(key, '_') "
             found = await _all(
                 conn,
                 # starts_with, not LIKE: keys may contain '_', a LIKE wildcard.
                 "SELECT * FROM data WHERE board_id = %s AND key > %s AND starts_with(key, %s) "
-                "AND NOT starts_with(key, '_') ORDER BY key COLLATE \"C\" LIMIT %s",
+                f'{hidden}ORDER BY key COLLATE "C" LIMIT %s',
                 (board_id, after_key, prefix, limit),
             )
             return [rows.data_from_row(r) for r in found]

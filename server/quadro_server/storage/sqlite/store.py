@@ -28,7 +28,7 @@ from quadro import reasons
 from quadro_server.core import ids
 from quadro_server.core.clock import now_us
 from quadro_server.core.commands import Command
-from quadro_server.core.engine import Applied, Engine
+from quadro_server.core.engine import Engine
 from quadro_server.core.errors import Internal, QuadroError, Unavailable
 from quadro_server.core.records import (
     AgentRecord,
@@ -40,6 +40,7 @@ from quadro_server.core.records import (
     evolve,
 )
 from quadro_server.core.results import StoredRequest
+from quadro_server.core.transaction import Applied
 from quadro_server.storage import migrations, rows
 from quadro_server.storage.base import EventPage, EventQuery, TaskQuery
 from quadro_server.storage.batching import BatchingStore
@@ -311,14 +312,15 @@ class SqliteStore(BatchingStore):
         return await self._read(lambda c: _get_data(c, board_id, key))
 
     async def list_data(
-        self, board_id: str, prefix: str, after_key: str, limit: int
+        self, board_id: str, prefix: str, after_key: str, limit: int, *, internal: bool = False
     ) -> list[DataRecord]:
         def run(conn: sqlite3.Connection) -> list[DataRecord]:
             # Keys never contain GLOB metacharacters, so the prefix can be globbed as is;
-            # internal keys ('_...') are excluded.
+            # internal keys ('_...') are excluded unless asked for.
+            hidden = "" if internal else "AND key NOT GLOB '_*' "
             cursor = conn.execute(
                 "SELECT * FROM data WHERE board_id = ? AND key > ? AND key GLOB ? "
-                "AND key NOT GLOB '_*' ORDER BY key LIMIT ?",
+                f"{hidden}ORDER BY key LIMIT ?",
                 (board_id, after_key, prefix + "*", limit),
             )
             return [rows.data_from_row(r) for r in cursor]

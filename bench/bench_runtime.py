@@ -1,0 +1,264 @@
+"""End-to-end tasks per second through the coordination runtime (post -> dispatch by a
+Chief -> no-op handler in a Worker -> complete), against the raw transition rate of the
+same server in the same run.
+
+What it measures, on one real `quadro serve` process on a fresh SQLite store (its own
+Ombudsman on, as deployed):
+
+- ceiling: the foundation's transition path, exactly as bench/bench_transitions.py
+  drives it (64 callers walking tasks through PostTask, TransitionTask, PostResult);
+  its rate divided by the three transitions a task needs is the *ideal* task rate;
+- the runtime: one `quadro chief` process (default policy, reactive) and four
+  `quadro worker` processes (a no-op coroutine handler, concurrency 16 each) on a board
+  of their own, fed by a producer in this process that keeps 256 tasks unfinished
+  (closed loop: a task is posted whenever one completes). Tasks/s counts completions in
+  the measured window; dispatch latency is the assignment event's time minus the post
+  event's (both server timestamps); Chief cycles per task are the cycles the Chief
+  recorded on the board in the window divided by the tasks completed in it.
+
+Target (issue 5): at least half of the ideal rate, and fewer than 0.2 Chief cycles per
+task under load.
+
+Run from the repository root:
+
+    .venv/bin/python bench/bench_runtime.py
+    .venv/bin/python bench/bench_runtime.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+import quadro
+
+# Run as a script: the repository root (for bench.*) and tests/ (for support.*).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from bench.bench_transitions import (
+    BOARD,
+    CpuClock,
+    Measurement,
+    agent_id,
+    cpu_model,
+    measure,
+    source_version,
+    transitions,
+)
+from support.processes import QuadroProcess
+from support.server import ServerProcess
+
+REPO = Path(__file__).resolve().parents[1]
+FLOW = "flow"
+CALLERS = 64
+PER_CHANNEL = 8
+WORKERS = 4
+WORKER_CONCURRENCY = 16
+BACKLOG = 256
+TARGET_SHARE = 0.5
+TARGET_CYCLES_PER_TASK = 0.2
+
+
+@dataclass
+class Flow:
+    """What the producer saw in the measured window."""
+
+    completed: int
+    seconds: float
+    dispatch_ms: list[float]  # sorted
+    cycles: int
+    cpu: dict[str, float]  # share of one core, by process kind
+
+    @property
+    def rate(self) -> float:
+        return self.completed / self.seconds
+
+    def percentile(self, q: float) -> float:
+        rank = max(1, math.ceil(q / 100 * len(self.dispatch_ms)))
+        return self.dispatch_ms[rank - 1]
+
+
+async def ceiling(server: ServerProcess, seconds: float) -> Measurement:
+    assert server.process is not None
+    async with quadro.AsyncClient(server.address) as client:
+        await client.create_board(BOARD, default_profile="fast")
+        await asyncio.gather(
+            *(client.register_agent(BOARD, agent_id(i), concurrency=1) for i in range(CALLERS))
+        )
+    clients = [quadro.AsyncClient(server.address) for _ in range(CALLERS // PER_CHANNEL)]
+    try:
+        return await measure(
+            transitions(clients, PER_CHANNEL),
+            CALLERS,
+            seconds,
+            CpuClock(server.process.pid),
+            settle=2.0,
+        )
+    finally:
+        for client in clients:
+            await client.close()
+
+
+def start_runtime(server: ServerProcess) -> list[QuadroProcess]:
+    processes = [
+        QuadroProcess("chief", "--server", server.address, "--board", FLOW, "--name", "bench",
+                      "--log-level", "WARNING", cwd=REPO).start("quadro chief: bench")
+    ]  # fmt: skip
+    for i in range(WORKERS):
+        processes.append(
+            QuadroProcess(
+                "worker", "--server", server.address, "--board", FLOW, "--agent", f"w{i}",
+                "--handler", "bench._noop_handler:noop", "--concurrency",
+                str(WORKER_CONCURRENCY), "--log-level", "WARNING", cwd=REPO,
+            ).start(f"quadro worker: w{i}")
+        )  # fmt: skip
+    return processes
+
+
+class Producer:
+    """Keeps BACKLOG tasks unfinished; learns of assignments and completions from a
+    subscription, and keeps each task's post and assignment times (server clock)."""
+
+    def __init__(self, client: quadro.AsyncClient) -> None:
+        self.client = client
+        self.slots = asyncio.Semaphore(BACKLOG)
+        self.posted: dict[str, float] = {}
+        self.dispatch: list[tuple[float, float]] = []  # (assigned at, latency ms)
+        self.completions: list[float] = []  # monotonic times of completion events
+        self.stopping = False
+
+    async def follow(self) -> None:
+        async with self.client.subscribe(
+            FLOW, after_sequence=0, event_types=["task_posted", "task_assigned", "task_completed"]
+        ) as events:
+            async for event in events:
+                at = event.create_time.ToMicroseconds() / 1e6
+                if event.type == 1:  # task_posted
+                    self.posted[event.task] = at
+                elif event.from_status == "UNASSIGNED":
+                    posted = self.posted.pop(event.task, None)
+                    if posted is not None:
+                        self.dispatch.append((time.monotonic(), (at - posted) * 1000))
+                elif event.to_status == "COMPLETE":
+                    self.completions.append(time.monotonic())
+                    self.slots.release()
+
+    async def post(self) -> None:
+        while not self.stopping:
+            await self.slots.acquire()
+            await self.client.post_task(FLOW, "noop", "benchmark task")
+
+
+class ProcessCpu:
+    def __init__(self, pids: dict[str, list[int]]) -> None:
+        self.processes = {k: [psutil.Process(p) for p in v] for k, v in pids.items()}
+
+    def read(self) -> dict[str, float]:
+        return {
+            kind: sum(float(sum(p.cpu_times()[:2])) for p in group)
+            for kind, group in self.processes.items()
+        }
+
+
+async def run_flow(server: ServerProcess, seconds: float, warmup: float) -> Flow:
+    assert server.process is not None
+    async with quadro.AsyncClient(server.address) as client:
+        await client.create_board(FLOW, default_profile="fast")
+        processes = start_runtime(server)
+        try:
+            producer = Producer(client)
+            follow = asyncio.create_task(producer.follow())
+            posting = [asyncio.create_task(producer.post()) for _ in range(8)]
+            cpu = ProcessCpu({
+                "server": [server.process.pid],
+                "chief": [processes[0].process.pid],  # type: ignore[union-attr]
+                "workers": [p.process.pid for p in processes[1:]],  # type: ignore[union-attr]
+                "bench": [os.getpid()],
+            })  # fmt: skip
+            await asyncio.sleep(warmup)
+            cycles_before = (await client.get_chief(FLOW, "bench")).chief.cycles
+            cpu_before, start = cpu.read(), time.monotonic()
+            await asyncio.sleep(seconds)
+            cpu_after, end = cpu.read(), time.monotonic()
+            cycles_after = (await client.get_chief(FLOW, "bench")).chief.cycles
+            producer.stopping = True
+            for task in posting:
+                task.cancel()
+            follow.cancel()
+        finally:
+            for process in processes:
+                process.stop()
+    completed = sum(1 for t in producer.completions if start <= t < end)
+    dispatch = sorted(ms for t, ms in producer.dispatch if start <= t < end)
+    return Flow(
+        completed=completed,
+        seconds=end - start,
+        dispatch_ms=dispatch,
+        cycles=cycles_after - cycles_before,
+        cpu={k: (cpu_after[k] - cpu_before[k]) / (end - start) for k in cpu_after},
+    )
+
+
+def report(raw: Measurement, flow: Flow, seconds: float) -> str:
+    ideal = raw.rate / 3
+    share = flow.rate / ideal
+    per_task = flow.cycles / max(1, flow.completed)
+    met = share >= TARGET_SHARE and per_task < TARGET_CYCLES_PER_TASK
+    cpu = " / ".join(f"{flow.cpu[k] * 100:.0f}%" for k in ("server", "chief", "workers", "bench"))
+    return "\n".join([
+        "## The coordination runtime end to end",
+        "",
+        f"- CPU: {cpu_model()}, {os.cpu_count()} cores (server, Chief, workers and this "
+        "process share them)",
+        f"- Quadro: {source_version()}; SQLite store, durability full",
+        f"- {seconds:g} s measured; 1 Chief (reactive, default policy), {WORKERS} workers x "
+        f"concurrency {WORKER_CONCURRENCY}, {BACKLOG} tasks kept unfinished",
+        "",
+        "| measure | value |",
+        "| --- | ---: |",
+        f"| raw transitions/s (64 callers, same server) | {raw.rate:,.0f} |",
+        f"| ideal tasks/s (raw / 3) | {ideal:,.0f} |",
+        f"| tasks/s through Chief and Workers | {flow.rate:,.0f} |",
+        f"| share of the ideal | **{share:.2f}** |",
+        f"| Chief cycles per task | **{per_task:.3f}** ({flow.cycles} cycles) |",
+        f"| dispatch latency p50 / p99 (ms) | {flow.percentile(50):.1f} / "
+        f"{flow.percentile(99):.1f} |",
+        f"| CPU: server / Chief / workers / producer | {cpu} |",
+        "",
+        f"Target (>= {TARGET_SHARE} of the ideal, < {TARGET_CYCLES_PER_TASK} cycles per task): "
+        f"{'met' if met else 'NOT met'}.",
+    ])  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured time (default 15)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 3 s measured")
+    args = parser.parse_args(argv)
+    seconds = 3.0 if args.quick else args.seconds
+    with tempfile.TemporaryDirectory(prefix="quadro-bench-") as folder:
+        server = ServerProcess(Path(folder) / "quadro.db").start()
+        try:
+            print("raw transitions...", file=sys.stderr, flush=True)
+            raw = asyncio.run(ceiling(server, seconds))
+            print("chief and workers...", file=sys.stderr, flush=True)
+            flow = asyncio.run(run_flow(server, seconds, warmup=3.0))
+        finally:
+            server.stop()
+    print(report(raw, flow, seconds))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
