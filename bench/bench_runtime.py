@@ -41,6 +41,7 @@ from pathlib import Path
 import psutil
 
 import quadro
+from quadro.v1 import event_pb2
 
 # Run as a script: the repository root (for bench.*) and tests/ (for support.*).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -66,6 +67,8 @@ PER_CHANNEL = 8
 WORKERS = 4
 WORKER_CONCURRENCY = 16
 BACKLOG = 256
+# Concurrent PostTask calls of the producer: enough that posting never limits the flow.
+POSTERS = 64
 TARGET_SHARE = 0.5
 TARGET_CYCLES_PER_TASK = 0.2
 
@@ -127,32 +130,22 @@ def start_runtime(server: ServerProcess) -> list[QuadroProcess]:
 
 
 class Producer:
-    """Keeps BACKLOG tasks unfinished; learns of assignments and completions from a
-    subscription, and keeps each task's post and assignment times (server clock)."""
+    """Keeps BACKLOG tasks unfinished, learning of completions from a subscription to
+    them alone (the measuring itself should cost the server little)."""
 
     def __init__(self, client: quadro.AsyncClient) -> None:
         self.client = client
         self.slots = asyncio.Semaphore(BACKLOG)
-        self.posted: dict[str, float] = {}
-        self.dispatch: list[tuple[float, float]] = []  # (assigned at, latency ms)
-        self.completions: list[float] = []  # monotonic times of completion events
+        self.completions: list[float] = []  # server times of the completion events
         self.stopping = False
 
     async def follow(self) -> None:
         async with self.client.subscribe(
-            FLOW, after_sequence=0, event_types=["task_posted", "task_assigned", "task_completed"]
+            FLOW, after_sequence=0, event_types=["task_completed"]
         ) as events:
             async for event in events:
-                at = event.create_time.ToMicroseconds() / 1e6
-                if event.type == 1:  # task_posted
-                    self.posted[event.task] = at
-                elif event.from_status == "UNASSIGNED":
-                    posted = self.posted.pop(event.task, None)
-                    if posted is not None:
-                        self.dispatch.append((time.monotonic(), (at - posted) * 1000))
-                elif event.to_status == "COMPLETE":
-                    self.completions.append(time.monotonic())
-                    self.slots.release()
+                self.completions.append(event.create_time.ToMicroseconds() / 1e6)
+                self.slots.release()
 
     async def post(self) -> None:
         while not self.stopping:
@@ -179,7 +172,7 @@ async def run_flow(server: ServerProcess, seconds: float, warmup: float) -> Flow
         try:
             producer = Producer(client)
             follow = asyncio.create_task(producer.follow())
-            posting = [asyncio.create_task(producer.post()) for _ in range(8)]
+            posting = [asyncio.create_task(producer.post()) for _ in range(POSTERS)]
             cpu = ProcessCpu({
                 "server": [server.process.pid],
                 "chief": [processes[0].process.pid],  # type: ignore[union-attr]
@@ -188,9 +181,9 @@ async def run_flow(server: ServerProcess, seconds: float, warmup: float) -> Flow
             })  # fmt: skip
             await asyncio.sleep(warmup)
             cycles_before = (await client.get_chief(FLOW, "bench")).chief.cycles
-            cpu_before, start = cpu.read(), time.monotonic()
+            cpu_before, start = cpu.read(), time.time()
             await asyncio.sleep(seconds)
-            cpu_after, end = cpu.read(), time.monotonic()
+            cpu_after, end = cpu.read(), time.time()
             cycles_after = (await client.get_chief(FLOW, "bench")).chief.cycles
             producer.stopping = True
             for task in posting:
@@ -199,8 +192,8 @@ async def run_flow(server: ServerProcess, seconds: float, warmup: float) -> Flow
         finally:
             for process in processes:
                 process.stop()
+        dispatch = await dispatch_latencies(client, start, end)
     completed = sum(1 for t in producer.completions if start <= t < end)
-    dispatch = sorted(ms for t, ms in producer.dispatch if start <= t < end)
     return Flow(
         completed=completed,
         seconds=end - start,
@@ -208,6 +201,22 @@ async def run_flow(server: ServerProcess, seconds: float, warmup: float) -> Flow
         cycles=cycles_after - cycles_before,
         cpu={k: (cpu_after[k] - cpu_before[k]) / (end - start) for k in cpu_after},
     )
+
+
+async def dispatch_latencies(client: quadro.AsyncClient, start: float, end: float) -> list[float]:
+    """Posted -> assigned, in ms, of the tasks assigned in the window, from the log (the
+    server's clock on both ends)."""
+    posted: dict[str, float] = {}
+    latencies = []
+    async for event in client.iter_events(
+        FLOW, event_types=["task_posted", "task_assigned"], page_size=1000
+    ):
+        at = event.create_time.ToMicroseconds() / 1e6
+        if event.type == event_pb2.EVENT_TYPE_TASK_POSTED:
+            posted[event.task] = at
+        elif event.from_status == "UNASSIGNED" and event.task in posted and start <= at < end:
+            latencies.append((at - posted[event.task]) * 1000)
+    return sorted(latencies)
 
 
 def report(raw: Measurement, flow: Flow, seconds: float) -> str:

@@ -50,6 +50,16 @@ _LOST_RACE = {
     reasons.REQUEST_ID_CONFLICT,
 }
 _OWN_REQUESTS_KEPT = 100_000
+# The events that wake a Chief by default: everything that can leave work to decide on.
+# An assignment cannot (it only takes work away), and a heartbeat never wakes a Chief.
+WAKE_ON = (
+    "task_posted",
+    "task_completed",
+    "task_reviewed",
+    "task_stale",
+    "task_reassigned",
+    "task_failed",
+)
 
 
 _TRIGGER_PROTO = {
@@ -108,6 +118,7 @@ class ChiefAgent:
         max_concurrent_actions: int = 32,
         cycles_kept: int = 10_000,
         version: str = "",
+        wake_on: Sequence[str] = WAKE_ON,
     ) -> None:
         if not boards:
             raise ValueError("a Chief needs at least one board")
@@ -119,6 +130,7 @@ class ChiefAgent:
         self.policy = policy
         self.max_concurrent_actions = max_concurrent_actions
         self.version = version
+        self.wake_on = list(wake_on)
         self.state = ChiefState.SLEEPING
         self.cycles: collections.deque[CycleRecord] = collections.deque(maxlen=cycles_kept)
         self.cycle_count = 0
@@ -176,7 +188,7 @@ class ChiefAgent:
         for board in self.boards:
             heads[names.board(board)] = (await self.client.get_board(board)).board.head_sequence
         self._subscription = self.client.subscribe(
-            self.boards, after_sequences=heads, task_types=self.task_types
+            self.boards, after_sequences=heads, task_types=self.task_types, event_types=self.wake_on
         )
         self._following.set()
         async with self._subscription as events:
@@ -265,6 +277,11 @@ class ChiefAgent:
         )
         self.cycles.append(record)
         await self._record(record, snapshot, counts)
+        if record.lost_races:
+            # Others moved what it saw: the board has changed since the snapshot, and
+            # what it lost may have left work undone (a slot it counted on was taken).
+            # Decide again on a fresh snapshot, as any event would make it.
+            self.wake(EVENT)
         return record
 
     async def _register(self) -> None:

@@ -103,6 +103,9 @@ class Worker:
         self.stats = WorkerStats()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._taken: set[tuple[str, int]] = set()
+        # Assignments heard of but not read yet: (task, attempt) -> status it came from.
+        self._unfetched: dict[tuple[str, int], str] = {}
+        self._fetching: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._subscription: quadro.AsyncSubscription | None = None
         self.ready = asyncio.Event()  # set once registered and following the board
@@ -149,7 +152,7 @@ class Worker:
         async for task in self.client.iter_tasks(
             self.board, statuses=[IN_PROGRESS], assigned_to=self.agent_id
         ):
-            self._take(task.name, task.attempt, await self._assigned_from(task))
+            self._start(task, await self._assigned_from(task))
         self._subscription = self.client.subscribe(
             self.board,
             after_sequence=head,
@@ -163,6 +166,9 @@ class Worker:
             async for event in assignments:
                 if event.agent == self.agent_id:
                     self._take(event.task, event.attempt, event.from_status)
+                if not self._fetching:
+                    # After the whole message: its assignments are fetched together.
+                    self._fetching = asyncio.create_task(self._fetch_assigned())
 
     async def _assigned_from(self, task: task_pb2.Task) -> str:
         """The status a task held before its current assignment (is it a review?)."""
@@ -173,12 +179,59 @@ class Worker:
         return found[-1].from_status if found else ""
 
     def _take(self, task: str, attempt: int, from_status: str) -> None:
-        if (task, attempt) in self._taken or self._stopping.is_set():
+        """Note an assignment; `_fetch_assigned` reads the tasks and starts them."""
+        if (task, attempt) not in self._taken:
+            self._unfetched[(task, attempt)] = from_status
+
+    async def _fetch_assigned(self) -> None:
+        """Read the tasks of the assignments noted so far, all in one listing (a burst of
+        assignments costs one call, not one per task), and start them. Assignments noted
+        meanwhile are fetched by the next round."""
+        try:
+            while self._unfetched and not self._stopping.is_set():
+                wanted, self._unfetched = self._unfetched, {}
+                try:
+                    held = await self._read(list(wanted))
+                except errors.QuadroError as exc:
+                    log.warning("%s: could not read its assignments: %s", self.agent_id, exc)
+                    self._unfetched.update(wanted)
+                    await asyncio.sleep(self.heartbeat_interval)
+                    continue
+                for (name, attempt), from_status in wanted.items():
+                    task = held.get(name)
+                    if task is not None and task.attempt == attempt:
+                        self._start(task, from_status)
+                    # else: it moved on before we got to it
+        finally:
+            self._fetching = None
+
+    async def _read(self, wanted: list[tuple[str, int]]) -> dict[str, task_pb2.Task]:
+        """The tasks of these assignments, as the board has them now: a lookup for one,
+        a listing of the agent's tasks for several."""
+        if len(wanted) == 1:
+            ((name, _),) = wanted
+            try:
+                task = (await self.client.get_task(name)).task
+            except errors.NotFound:
+                return {}
+            mine = task.status == IN_PROGRESS and task.assigned_to == self.agent_id
+            return {name: task} if mine else {}
+        return {
+            t.name: t
+            async for t in self.client.iter_tasks(
+                self.board, statuses=[IN_PROGRESS], assigned_to=self.agent_id
+            )
+        }
+
+    def _start(self, task: task_pb2.Task, from_status: str) -> None:
+        key = (task.name, task.attempt)
+        if key in self._taken or self._stopping.is_set():
             return
-        self._taken.add((task, attempt))
-        run = asyncio.create_task(self._execute(task, attempt, from_status), name=task)
-        self._running[task] = run
-        run.add_done_callback(lambda _: self._running.pop(task, None))
+        self._taken.add(key)
+        name = task.name
+        run = asyncio.create_task(self._execute(task, from_status), name=name)
+        self._running[name] = run
+        run.add_done_callback(lambda _: self._running.pop(name, None))
 
     async def _agent_heartbeats(self) -> None:
         """Keep the agent from looking OFFLINE while it waits for work."""
@@ -189,6 +242,10 @@ class Worker:
                     await self.client.heartbeat(self.board, self.agent_id)
 
     async def _drain(self) -> None:
+        # Assigned but never started: give them back at once.
+        unstarted, self._unfetched = self._unfetched, {}
+        for name, attempt in unstarted:
+            await self._release(name, attempt)
         running = list(self._running.values())
         if running:
             log.info("%s: draining %d task(s)", self.agent_id, len(running))
@@ -199,13 +256,8 @@ class Worker:
 
     # --- one task -------------------------------------------------------------------
 
-    async def _execute(self, name: str, attempt: int, from_status: str) -> None:
-        try:
-            task = (await self.client.get_task(name)).task
-        except errors.NotFound:
-            return
-        if (task.status, task.assigned_to, task.attempt) != (IN_PROGRESS, self.agent_id, attempt):
-            return  # moved on before we got to it
+    async def _execute(self, task: task_pb2.Task, from_status: str) -> None:
+        name, attempt = task.name, task.attempt
         review = from_status == PENDING_REVIEW
         handler = self.review_handler if review else self.handler
         if handler is None:

@@ -218,6 +218,19 @@ class SqliteStore(BatchingStore):
                 self._reader_conns.append(conn)
         return conn
 
+    def _read_now(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """A lookup by key, on the event loop itself: it takes tens of microseconds, less
+        than handing it to a reader thread and back (measured as 15% of the server's time
+        under load). WAL gives it the last committed state, never blocking on the writer."""
+        if self._closed:
+            raise Unavailable("the store is closed", reason=reasons.SHUTTING_DOWN)
+        try:
+            return fn(self._reader())
+        except sqlite3.Error as exc:
+            raise Unavailable(
+                f"the store could not be read: {exc}", reason=reasons.STORE_UNAVAILABLE
+            ) from exc
+
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
             raise Unavailable("the store is closed", reason=reasons.SHUTTING_DOWN)
@@ -230,7 +243,7 @@ class SqliteStore(BatchingStore):
             ) from exc
 
     async def get_board(self, board_id: str) -> BoardRecord | None:
-        return await self._read(lambda c: _get_board(c, self._specs, board_id))
+        return self._read_now(lambda c: _get_board(c, self._specs, board_id))
 
     async def list_boards(self, after: tuple[int, str] | None, limit: int) -> list[BoardRecord]:
         def run(conn: sqlite3.Connection) -> list[BoardRecord]:
@@ -245,7 +258,7 @@ class SqliteStore(BatchingStore):
         return await self._read(run)
 
     async def get_task(self, board_id: str, task_id: str) -> TaskRecord | None:
-        return await self._read(lambda c: _get_task(c, board_id, task_id))
+        return self._read_now(lambda c: _get_task(c, board_id, task_id))
 
     async def list_tasks(self, query: TaskQuery) -> list[TaskRecord]:
         def run(conn: sqlite3.Connection) -> list[TaskRecord]:
@@ -292,7 +305,7 @@ class SqliteStore(BatchingStore):
         return await self._read(run)
 
     async def get_agent(self, board_id: str, agent_id: str) -> AgentRecord | None:
-        return await self._read(lambda c: _get_agent(c, board_id, agent_id))
+        return self._read_now(lambda c: _get_agent(c, board_id, agent_id))
 
     async def list_agents(
         self, board_id: str, after: tuple[int, str] | None, limit: int
@@ -309,7 +322,7 @@ class SqliteStore(BatchingStore):
         return await self._read(run)
 
     async def get_data(self, board_id: str, key: str) -> DataRecord | None:
-        return await self._read(lambda c: _get_data(c, board_id, key))
+        return self._read_now(lambda c: _get_data(c, board_id, key))
 
     async def list_data(
         self, board_id: str, prefix: str, after_key: str, limit: int, *, internal: bool = False
