@@ -246,3 +246,28 @@ def test_a_bad_handler_is_a_usage_error(server: ServerProcess, tmp_path: Path) -
     )  # fmt: skip
     assert result.returncode == 2
     assert "cannot import no_such_module" in result.stderr
+
+
+async def test_a_worker_rides_out_a_server_restart(store_url: str, tmp_path: Path) -> None:
+    """The server dies (SIGKILL) and comes back on the same store: the worker reconnects
+    on its own and takes the next assignment."""
+    server = ServerProcess(store_url, "--no-ombudsman", log_dir=tmp_path).start()
+    try:
+        async with quadro.AsyncClient(server.address, timeout=10) as client:
+            await client.create_board("restart", default_profile="fast")
+
+            async def handle(context: WorkContext) -> str:
+                return f"done {context.task.label}"
+
+            async with Background(worker(client, "restart", "w1", handle)):
+                first = (await client.post_task("restart", "t", "before")).task.name
+                await client.transition_task(first, "IN_PROGRESS", assignee="w1")
+                await reach(client, first, "COMPLETE")
+                server.kill()
+                server.restart()
+                second = (await client.post_task("restart", "t", "after")).task.name
+                await client.transition_task(second, "IN_PROGRESS", assignee="w1")
+                done = await reach(client, second, "COMPLETE")
+            assert done.output == "done after"
+    finally:
+        server.stop()
