@@ -26,6 +26,8 @@ RENAMES = {
     "_async_io": "_sync_io",
     "AsyncClient": "Client",
     "AsyncSubscription": "Subscription",
+    "AsyncAssignments": "Assignments",
+    "_AsyncResumable": "_Resumable",
     "__aiter__": "__iter__",
     "AsyncIterator": "Iterator",
     "__aenter__": "__enter__",

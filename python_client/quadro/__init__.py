@@ -16,12 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from quadro import errors, names
-    from quadro._async_client import AsyncClient, AsyncSubscription
+    from quadro._assignment import Assignment
+    from quadro._async_client import AsyncAssignments, AsyncClient, AsyncSubscription
     from quadro._requests import event_type_name, from_value, to_value
-    from quadro._sync_client import Client, Subscription
+    from quadro._sync_client import Assignments, Client, Subscription
     from quadro.retry import RetryPolicy
 
 __all__ = [
+    "Assignment",
+    "Assignments",
+    "AsyncAssignments",
     "AsyncClient",
     "AsyncSubscription",
     "Client",
@@ -38,6 +42,9 @@ _LAZY = {
     "AsyncClient": ("quadro._async_client", "AsyncClient"),
     "RetryPolicy": ("quadro.retry", "RetryPolicy"),
     "AsyncSubscription": ("quadro._async_client", "AsyncSubscription"),
+    "AsyncAssignments": ("quadro._async_client", "AsyncAssignments"),
+    "Assignments": ("quadro._sync_client", "Assignments"),
+    "Assignment": ("quadro._assignment", "Assignment"),
     "Client": ("quadro._sync_client", "Client"),
     "Subscription": ("quadro._sync_client", "Subscription"),
     "from_value": ("quadro._requests", "from_value"),

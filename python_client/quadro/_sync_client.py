@@ -7,12 +7,13 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import grpc
 from google.protobuf.message import Message
 
 from quadro import _requests, _sync_io, errors, names
+from quadro._assignment import Assignment
 from quadro.retry import DEFAULT_TARGET, RetryPolicy
 from quadro.v1 import (
     agent_pb2,
@@ -30,6 +31,7 @@ from quadro.v1 import (
 )
 
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 class Client:
@@ -392,6 +394,24 @@ class Client:
         )
         return Subscription(self, request)
 
+    def watch_assignments(
+        self,
+        board: str,
+        agent_id: str,
+        *,
+        after_sequence: int | None = None,
+        progress_interval: int = 0,
+    ) -> Assignments:
+        """Follow an agent's assignments: iterate the result to get each task assigned
+        to it after `after_sequence` (the board's head when None), with the task itself,
+        then live; it resumes on its own like `subscribe`. How a worker takes its work."""
+        request = agent_pb2.WatchAssignmentsRequest(
+            name=names.agent(board, agent_id), progress_interval_seconds=progress_interval
+        )
+        if after_sequence is not None:
+            request.after_sequence = after_sequence
+        return Assignments(self, request)
+
     # --- agents ---------------------------------------------------------------------
 
     def register_agent(
@@ -613,23 +633,34 @@ class Client:
                 return
 
 
-class Subscription:
-    """A live view of one or more boards' events, from the client's `subscribe`.
+class _Resumable(Generic[T]):
+    """A server stream of board positions that resumes on its own: after a dropped
+    connection or a server restart it reopens from the last positions it received, and
+    yields every item exactly once. `close()` (or leaving a `with` block) ends it."""
 
-    Iterate it for events. `positions` holds, per board name, the sequence up to which
-    every matching event was delivered: persist it to resume in a later process with
-    `after_sequences=positions`. `close()` (or leaving a `with` block) ends it.
-    """
-
-    def __init__(self, client: Client, request: event_pb2.SubscribeEventsRequest) -> None:
+    def __init__(self, client: Client, positions: dict[str, int]) -> None:
         self._client = client
-        self._request = request
-        self.positions: dict[str, int] = dict(request.after_sequences)
+        self.positions = positions
         self.reconnects = 0
         self._call: Any = None
         self._closed = False
 
-    def __enter__(self) -> Subscription:
+    def _open(self) -> Any:
+        """Start the call, from `positions`."""
+        raise NotImplementedError
+
+    def _items(self, message: Any) -> Iterable[T]:
+        """What one message brings, once each."""
+        raise NotImplementedError
+
+    def _fresh(self, event: event_pb2.Event) -> bool:
+        """Never twice: a resumed stream starts after these positions."""
+        if event.sequence <= self.positions.get(event.board, -1):
+            return False
+        self.positions[event.board] = event.sequence
+        return True
+
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -640,29 +671,19 @@ class Subscription:
     ) -> None:
         self.close()
 
-    def __iter__(self) -> Iterator[event_pb2.Event]:
-        return self._events()
+    def __iter__(self) -> Iterator[T]:
+        return self._stream()
 
-    def _events(self) -> Iterator[event_pb2.Event]:
+    def _stream(self) -> Iterator[T]:
         retry = self._client.retry
         delay = retry.initial_backoff
         while not self._closed:
-            request = event_pb2.SubscribeEventsRequest()
-            request.CopyFrom(self._request)
-            request.after_sequences.clear()
-            request.after_sequences.update(self.positions)
-            self._call = self._client._events.SubscribeEvents(
-                request, metadata=self._client._metadata
-            )
+            self._call = self._open()
             try:
                 for message in self._call:
                     delay = retry.initial_backoff
-                    for event in message.events:
-                        # Never twice: a resumed stream starts after these positions.
-                        if event.sequence <= self.positions.get(event.board, -1):
-                            continue
-                        self.positions[event.board] = event.sequence
-                        yield event
+                    for item in self._items(message):
+                        yield item
                     for board, position in message.positions.items():
                         if position > self.positions.get(board, -1):
                             self.positions[board] = position
@@ -685,3 +706,54 @@ class Subscription:
         self._closed = True
         if self._call is not None:
             self._call.cancel()
+
+
+class Subscription(_Resumable[event_pb2.Event]):
+    """A live view of one or more boards' events, from the client's `subscribe`.
+
+    Iterate it for events. `positions` holds, per board name, the sequence up to which
+    every matching event was delivered: persist it to resume in a later process with
+    `after_sequences=positions`. `close()` (or leaving a `with` block) ends it.
+    """
+
+    def __init__(self, client: Client, request: event_pb2.SubscribeEventsRequest) -> None:
+        super().__init__(client, dict(request.after_sequences))
+        self._request = request
+
+    def _open(self) -> Any:
+        request = event_pb2.SubscribeEventsRequest()
+        request.CopyFrom(self._request)
+        request.after_sequences.clear()
+        request.after_sequences.update(self.positions)
+        return self._client._events.SubscribeEvents(request, metadata=self._client._metadata)
+
+    def _items(self, message: event_pb2.SubscribeEventsResponse) -> Iterable[event_pb2.Event]:
+        return [event for event in message.events if self._fresh(event)]
+
+
+class Assignments(_Resumable[Assignment]):
+    """An agent's assignments, from the client's `watch_assignments`: iterate it for
+    `quadro.Assignment`s (the event and its task). `positions` holds the board's
+    sequence up to which every assignment was delivered."""
+
+    def __init__(self, client: Client, request: agent_pb2.WatchAssignmentsRequest) -> None:
+        board = names.board(request.name.rsplit("/agents/", 1)[0])
+        start = {board: request.after_sequence} if request.HasField("after_sequence") else {}
+        super().__init__(client, start)
+        self._request = request
+        self._board = board
+
+    def _open(self) -> Any:
+        request = agent_pb2.WatchAssignmentsRequest()
+        request.CopyFrom(self._request)
+        if self._board in self.positions:
+            request.after_sequence = self.positions[self._board]
+        return self._client._agents.WatchAssignments(request, metadata=self._client._metadata)
+
+    def _items(self, message: agent_pb2.WatchAssignmentsResponse) -> Iterable[Assignment]:
+        tasks = {task.name: task for task in message.tasks}
+        return [
+            Assignment(event, tasks[event.task])
+            for event in message.events
+            if event.task in tasks and self._fresh(event)
+        ]

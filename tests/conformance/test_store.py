@@ -128,6 +128,11 @@ async def test_reads_match_writes(store: Store) -> None:
     assert [t.task_id for t in listed] == [a]
     listed = await store.list_tasks(TaskQuery(board_id="b", limit=10, statuses=("UNASSIGNED",)))
     assert [t.task_id for t in listed] == [b]
+    # A read of several by id: the same records, repeats once, unknown ids left out.
+    several = await store.get_tasks("b", [b, a, "nope", a])
+    assert several == {a: got, b: await store.get_task("b", b)}
+    assert await store.get_tasks("b", []) == {}
+    assert await store.get_tasks("other", [a]) == {}
     agent = await store.get_agent("b", "w")
     assert agent is not None
     assert agent.active_tasks == 1

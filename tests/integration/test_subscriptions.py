@@ -15,29 +15,7 @@ import quadro
 from quadro import errors
 from quadro.v1 import event_pb2
 from support.server import ServerProcess
-from support.streams import RawStream
-
-
-def take(
-    subscription: quadro.Subscription, count: int, timeout: float = 20
-) -> list[event_pb2.Event]:
-    """The next `count` events, or fail after `timeout` seconds."""
-    got: list[event_pb2.Event] = []
-    done = threading.Event()
-
-    def read() -> None:
-        for event in subscription:
-            got.append(event)
-            if len(got) >= count:
-                break
-        done.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    if not done.wait(timeout):
-        subscription.close()
-        pytest.fail(f"got {len(got)} of {count} events in {timeout}s")
-    return got
+from support.streams import RawStream, take
 
 
 def test_replay_then_live_without_gap(client: quadro.Client, board: str) -> None:

@@ -1,8 +1,8 @@
 """The Worker: takes the tasks a Chief assigns to it, runs a handler for each, and
 reports back, through the client library only.
 
-Assignments arrive over an event subscription (no inbound port): the worker follows
-the `task_assigned` events naming it. While a handler runs, the worker heartbeats the
+Assignments arrive over the board's assignment stream (no inbound port), each with its
+task, so taking one costs no read. While a handler runs, the worker heartbeats the
 task; when the handler returns, it posts the result, and when it raises, it moves the
 task to HUMAN_REVIEW with the error (`task_failed`). Every call quotes the attempt it
 works for, so a worker that was declared stale and wakes up later changes nothing: its
@@ -103,11 +103,10 @@ class Worker:
         self.stats = WorkerStats()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._taken: set[tuple[str, int]] = set()
-        # Assignments heard of but not read yet: (task, attempt) -> status it came from.
-        self._unfetched: dict[tuple[str, int], str] = {}
-        self._fetching: asyncio.Task[None] | None = None
+        # Assignments that came while draining: (task, attempt), given back unstarted.
+        self._unstarted: list[tuple[str, int]] = []
         self._stopping = asyncio.Event()
-        self._subscription: quadro.AsyncSubscription | None = None
+        self._assignments: quadro.AsyncAssignments | None = None
         self.ready = asyncio.Event()  # set once registered and following the board
 
     # --- lifecycle ------------------------------------------------------------------
@@ -115,8 +114,8 @@ class Worker:
     def stop(self) -> None:
         """Begin draining; `run()` returns once it is done."""
         self._stopping.set()
-        if self._subscription is not None:
-            asyncio.get_running_loop().create_task(self._subscription.close())
+        if self._assignments is not None:
+            asyncio.get_running_loop().create_task(self._assignments.close())
 
     async def run(self) -> None:
         alive = asyncio.create_task(self._agent_heartbeats(), name="agent-heartbeats")
@@ -153,22 +152,16 @@ class Worker:
             self.board, statuses=[IN_PROGRESS], assigned_to=self.agent_id
         ):
             self._start(task, await self._assigned_from(task))
-        self._subscription = self.client.subscribe(
-            self.board,
-            after_sequence=head,
-            agent=self.agent_id,
-            event_types=["task_assigned"],
+        self._assignments = self.client.watch_assignments(
+            self.board, self.agent_id, after_sequence=head
         )
         self.ready.set()
         if self._stopping.is_set():
             return
-        async with self._subscription as assignments:
-            async for event in assignments:
-                if event.agent == self.agent_id:
-                    self._take(event.task, event.attempt, event.from_status)
-                if not self._fetching:
-                    # After the whole message: its assignments are fetched together.
-                    self._fetching = asyncio.create_task(self._fetch_assigned())
+        async with self._assignments as assignments:
+            async for assignment in assignments:
+                if assignment.current:  # else it moved on before it reached us
+                    self._start(assignment.task, assignment.event.from_status)
 
     async def _assigned_from(self, task: task_pb2.Task) -> str:
         """The status a task held before its current assignment (is it a review?)."""
@@ -178,54 +171,12 @@ class Worker:
         found = [e for e in history.events if e.attempt == task.attempt]
         return found[-1].from_status if found else ""
 
-    def _take(self, task: str, attempt: int, from_status: str) -> None:
-        """Note an assignment; `_fetch_assigned` reads the tasks and starts them."""
-        if (task, attempt) not in self._taken:
-            self._unfetched[(task, attempt)] = from_status
-
-    async def _fetch_assigned(self) -> None:
-        """Read the tasks of the assignments noted so far, all in one listing (a burst of
-        assignments costs one call, not one per task), and start them. Assignments noted
-        meanwhile are fetched by the next round."""
-        try:
-            while self._unfetched and not self._stopping.is_set():
-                wanted, self._unfetched = self._unfetched, {}
-                try:
-                    held = await self._read(list(wanted))
-                except errors.QuadroError as exc:
-                    log.warning("%s: could not read its assignments: %s", self.agent_id, exc)
-                    self._unfetched.update(wanted)
-                    await asyncio.sleep(self.heartbeat_interval)
-                    continue
-                for (name, attempt), from_status in wanted.items():
-                    task = held.get(name)
-                    if task is not None and task.attempt == attempt:
-                        self._start(task, from_status)
-                    # else: it moved on before we got to it
-        finally:
-            self._fetching = None
-
-    async def _read(self, wanted: list[tuple[str, int]]) -> dict[str, task_pb2.Task]:
-        """The tasks of these assignments, as the board has them now: a lookup for one,
-        a listing of the agent's tasks for several."""
-        if len(wanted) == 1:
-            ((name, _),) = wanted
-            try:
-                task = (await self.client.get_task(name)).task
-            except errors.NotFound:
-                return {}
-            mine = task.status == IN_PROGRESS and task.assigned_to == self.agent_id
-            return {name: task} if mine else {}
-        return {
-            t.name: t
-            async for t in self.client.iter_tasks(
-                self.board, statuses=[IN_PROGRESS], assigned_to=self.agent_id
-            )
-        }
-
     def _start(self, task: task_pb2.Task, from_status: str) -> None:
         key = (task.name, task.attempt)
-        if key in self._taken or self._stopping.is_set():
+        if key in self._taken:
+            return
+        if self._stopping.is_set():
+            self._unstarted.append(key)
             return
         self._taken.add(key)
         name = task.name
@@ -243,7 +194,7 @@ class Worker:
 
     async def _drain(self) -> None:
         # Assigned but never started: give them back at once.
-        unstarted, self._unfetched = self._unfetched, {}
+        unstarted, self._unstarted = self._unstarted, []
         for name, attempt in unstarted:
             await self._release(name, attempt)
         running = list(self._running.values())

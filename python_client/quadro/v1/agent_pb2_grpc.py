@@ -55,6 +55,11 @@ class AgentServiceStub:
                 request_serializer=quadro_dot_v1_dot_agent__pb2.HeartbeatRequest.SerializeToString,
                 response_deserializer=quadro_dot_v1_dot_agent__pb2.HeartbeatResponse.FromString,
                 _registered_method=True)
+        self.WatchAssignments = channel.unary_stream(
+                '/quadro.v1.AgentService/WatchAssignments',
+                request_serializer=quadro_dot_v1_dot_agent__pb2.WatchAssignmentsRequest.SerializeToString,
+                response_deserializer=quadro_dot_v1_dot_agent__pb2.WatchAssignmentsResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -91,6 +96,16 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchAssignments(self, request, context):
+        """Follows an agent's assignments: the `task_assigned` events naming it, replayed after
+        a sequence and then live, each message carrying the tasks it assigns as they stand
+        when it is sent. The stream a worker takes its work from: no read per task, and no
+        inbound port. Resumes, progress messages and shutdown as SubscribeEvents.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -113,6 +128,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.Heartbeat,
                     request_deserializer=quadro_dot_v1_dot_agent__pb2.HeartbeatRequest.FromString,
                     response_serializer=quadro_dot_v1_dot_agent__pb2.HeartbeatResponse.SerializeToString,
+            ),
+            'WatchAssignments': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchAssignments,
+                    request_deserializer=quadro_dot_v1_dot_agent__pb2.WatchAssignmentsRequest.FromString,
+                    response_serializer=quadro_dot_v1_dot_agent__pb2.WatchAssignmentsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -224,6 +244,33 @@ class AgentService:
             '/quadro.v1.AgentService/Heartbeat',
             quadro_dot_v1_dot_agent__pb2.HeartbeatRequest.SerializeToString,
             quadro_dot_v1_dot_agent__pb2.HeartbeatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchAssignments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/quadro.v1.AgentService/WatchAssignments',
+            quadro_dot_v1_dot_agent__pb2.WatchAssignmentsRequest.SerializeToString,
+            quadro_dot_v1_dot_agent__pb2.WatchAssignmentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -45,6 +45,12 @@ class AgentServiceStub:
     """Says the agent is alive and, with `task`, still working on that task: the task's
     heartbeat time moves and a `task_heartbeat` event is written.
     """
+    WatchAssignments: _grpc.UnaryStreamMultiCallable[_agent_pb2.WatchAssignmentsRequest, _agent_pb2.WatchAssignmentsResponse]
+    """Follows an agent's assignments: the `task_assigned` events naming it, replayed after
+    a sequence and then live, each message carrying the tasks it assigns as they stand
+    when it is sent. The stream a worker takes its work from: no read per task, and no
+    inbound port. Resumes, progress messages and shutdown as SubscribeEvents.
+    """
 
 @_typing.type_check_only
 class AgentServiceAsyncStub(AgentServiceStub):
@@ -62,6 +68,12 @@ class AgentServiceAsyncStub(AgentServiceStub):
     Heartbeat: _aio.UnaryUnaryMultiCallable[_agent_pb2.HeartbeatRequest, _agent_pb2.HeartbeatResponse]  # type: ignore[assignment]
     """Says the agent is alive and, with `task`, still working on that task: the task's
     heartbeat time moves and a `task_heartbeat` event is written.
+    """
+    WatchAssignments: _aio.UnaryStreamMultiCallable[_agent_pb2.WatchAssignmentsRequest, _agent_pb2.WatchAssignmentsResponse]  # type: ignore[assignment]
+    """Follows an agent's assignments: the `task_assigned` events naming it, replayed after
+    a sequence and then live, each message carrying the tasks it assigns as they stand
+    when it is sent. The stream a worker takes its work from: no read per task, and no
+    inbound port. Resumes, progress messages and shutdown as SubscribeEvents.
     """
 
 class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -101,6 +113,18 @@ class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_agent_pb2.HeartbeatResponse, _abc.Awaitable[_agent_pb2.HeartbeatResponse]]:
         """Says the agent is alive and, with `task`, still working on that task: the task's
         heartbeat time moves and a `task_heartbeat` event is written.
+        """
+
+    @_abc_1.abstractmethod
+    def WatchAssignments(
+        self,
+        request: _agent_pb2.WatchAssignmentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_agent_pb2.WatchAssignmentsResponse], _abc.AsyncIterator[_agent_pb2.WatchAssignmentsResponse]]:
+        """Follows an agent's assignments: the `task_assigned` events naming it, replayed after
+        a sequence and then live, each message carrying the tasks it assigns as they stand
+        when it is sent. The stream a worker takes its work from: no read per task, and no
+        inbound port. Resumes, progress messages and shutdown as SubscribeEvents.
         """
 
 def add_AgentServiceServicer_to_server(servicer: AgentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -19,6 +19,7 @@ from quadro_server.core.engine import notes_size
 from quadro_server.core.event_filter import EventFilter
 from quadro_server.core.lifecycle import BoardLifecycles, check_custom_profile
 from quadro_server.core.records import BoardRecord
+from quadro_server.core.taxonomy import EventType
 from quadro_server.storage.base import EventQuery, TaskQuery
 from quadro_server.streaming.subscription import SubscriptionSpec
 
@@ -251,10 +252,30 @@ def subscribe(request: event_pb2.SubscribeEventsRequest) -> SubscriptionSpec:
     event_filter = _event_filter(v, request.filter, boards)
     if not request.include_heartbeats:
         event_filter = event_filter.without_heartbeats()
-    interval = request.progress_interval_seconds or limits.PROGRESS_INTERVAL_DEFAULT_SECONDS
-    v.int_range("progress_interval_seconds", interval, 1, limits.PROGRESS_INTERVAL_MAX_SECONDS)
+    interval = _progress_interval(v, request.progress_interval_seconds)
     v.raise_if_any()
-    return SubscriptionSpec(boards, after, event_filter, float(interval))
+    return SubscriptionSpec(boards, after, event_filter, interval)
+
+
+def watch_assignments(request: agent_pb2.WatchAssignmentsRequest) -> SubscriptionSpec:
+    """The subscription an assignment stream is: the agent's `task_assigned` events."""
+    v = Violations()
+    ref = v.child("name", request.name, "agents")
+    after: int | None = None
+    if request.HasField("after_sequence"):
+        after = request.after_sequence
+        if after < 0:
+            v.add("after_sequence", "must not be negative")
+    interval = _progress_interval(v, request.progress_interval_seconds)
+    v.raise_if_any()
+    assigned = EventFilter(agent=ref.child_id, types=(EventType.TASK_ASSIGNED.value,))
+    return SubscriptionSpec((ref.board_id,), {ref.board_id: after}, assigned, interval)
+
+
+def _progress_interval(v: Violations, seconds: int) -> float:
+    interval = seconds or limits.PROGRESS_INTERVAL_DEFAULT_SECONDS
+    v.int_range("progress_interval_seconds", interval, 1, limits.PROGRESS_INTERVAL_MAX_SECONDS)
+    return float(interval)
 
 
 def _event_filter(v: Violations, f: event_pb2.EventFilter, boards: tuple[str, ...]) -> EventFilter:

@@ -94,6 +94,11 @@ class Store(abc.ABC):
         """A task, archived or not."""
 
     @abc.abstractmethod
+    async def get_tasks(self, board_id: str, task_ids: Sequence[str]) -> dict[str, TaskRecord]:
+        """The tasks of a board with these ids, archived or not, by id, in one read;
+        ids of no task are left out."""
+
+    @abc.abstractmethod
     async def list_tasks(self, query: TaskQuery) -> list[TaskRecord]:
         """Tasks that are not archived, ordered by `created_sequence`."""
 

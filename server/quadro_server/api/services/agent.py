@@ -1,11 +1,11 @@
-"""AgentService: register, read, list agents; heartbeats."""
+"""AgentService: register, read, list agents; heartbeats; assignment streams."""
 
 from __future__ import annotations
 
 import grpc
 
 from quadro import reasons
-from quadro.v1 import agent_pb2, agent_pb2_grpc
+from quadro.v1 import agent_pb2, agent_pb2_grpc, event_pb2
 from quadro_server.api import convert, pagination, requests
 from quadro_server.api.services.context import ServiceContext, result_of
 from quadro_server.api.validation import Violations
@@ -13,6 +13,7 @@ from quadro_server.core import names
 from quadro_server.core.errors import NotFound
 from quadro_server.core.records import AgentRecord
 from quadro_server.core.results import AgentResult, HeartbeatResult
+from quadro_server.streaming.subscription import Subscription
 
 Context = grpc.aio.ServicerContext[object, object]
 
@@ -68,3 +69,29 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         if result.event is not None:
             response.event.CopyFrom(convert.event(result.event))
         return response
+
+    async def WatchAssignments(  # type: ignore[override]
+        self, request: agent_pb2.WatchAssignmentsRequest, context: Context
+    ) -> None:
+        # A subscription to the agent's assignments whose messages gain the tasks they
+        # name: its wire messages are valid WatchAssignmentsResponses (same fields 1 and
+        # 2), so the tasks are appended as encoded field 3, read in one store lookup.
+        spec = requests.watch_assignments(request)
+        (board_id,) = spec.boards
+        await self._ctx.require_board(board_id)
+        store = self._ctx.store
+
+        async def send(message: bytes) -> None:
+            events = event_pb2.SubscribeEventsResponse.FromString(message).events
+            if events:
+                ids = [names.parse_child_name(e.task, "tasks").child_id for e in events]
+                found = await store.get_tasks(board_id, ids)
+                tasks = [convert.task(found[i]) for i in dict.fromkeys(ids) if i in found]
+                message += agent_pb2.WatchAssignmentsResponse(tasks=tasks).SerializeToString()
+            await context.write(message)
+
+        with self._ctx.streams.hold(self._ctx.principal(context)):
+            subscription = Subscription(
+                spec, store, self._ctx.hub, convert.event_entry, convert.subscription_message
+            )
+            await subscription.run(send)

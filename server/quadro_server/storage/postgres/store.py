@@ -435,6 +435,20 @@ class PostgresStore(BatchingStore):
         result: TaskRecord | None = await self._read(run)
         return result
 
+    async def get_tasks(self, board_id: str, task_ids: Sequence[str]) -> dict[str, TaskRecord]:
+        async def run(conn: Conn) -> dict[str, TaskRecord]:
+            found = await _all(
+                conn,
+                "SELECT * FROM tasks WHERE board_id = %s AND task_id = ANY(%s)",
+                (board_id, list(dict.fromkeys(task_ids))),
+            )
+            return {t.task_id: t for t in map(rows.task_from_row, found)}
+
+        if not task_ids:
+            return {}
+        result: dict[str, TaskRecord] = await self._read(run)
+        return result
+
     async def list_tasks(self, query: TaskQuery) -> list[TaskRecord]:
         sql = ["SELECT * FROM tasks WHERE board_id = %s AND archived = 0 AND created_sequence > %s"]
         args: list[Any] = [query.board_id, query.after_sequence]

@@ -20,7 +20,7 @@ import enum
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -259,6 +259,18 @@ class SqliteStore(BatchingStore):
 
     async def get_task(self, board_id: str, task_id: str) -> TaskRecord | None:
         return self._read_now(lambda c: _get_task(c, board_id, task_id))
+
+    async def get_tasks(self, board_id: str, task_ids: Sequence[str]) -> dict[str, TaskRecord]:
+        def run(conn: sqlite3.Connection) -> dict[str, TaskRecord]:
+            wanted = list(dict.fromkeys(task_ids))
+            marks = ", ".join("?" * len(wanted))
+            cursor = conn.execute(
+                f"SELECT * FROM tasks WHERE board_id = ? AND task_id IN ({marks})",
+                [board_id, *wanted],
+            )
+            return {t.task_id: t for t in map(rows.task_from_row, cursor)}
+
+        return self._read_now(run) if task_ids else {}
 
     async def list_tasks(self, query: TaskQuery) -> list[TaskRecord]:
         def run(conn: sqlite3.Connection) -> list[TaskRecord]:
