@@ -4,7 +4,6 @@ another Chief, changes nothing it did not mean to."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -53,9 +52,11 @@ class PostTask:
 
 @dataclass(frozen=True)
 class HandOff:
-    """Seed the successor of a finished task on another board (or the same one): a child
-    task whose parent is `task`, exactly once per parent and target task type, whoever
-    applies it and however often."""
+    """Post the successor of a task on `board` (`HandOffTask`): a child task whose
+    parent is `task`. With `to_status`, the task is moved to that terminal status (if
+    still in `expected_status`) in the same atomic step; else it must be terminal. The
+    board hands a task off once, whoever applies it and however often; a repeat is a
+    lost race."""
 
     task: str
     board: str
@@ -63,12 +64,8 @@ class HandOff:
     label: str
     priority: int | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def request_id(self) -> str:
-        # Deterministic: the same hand-off always carries the same request id.
-        key = f"{self.task}\n{self.board}\n{self.task_type}".encode()
-        return "handoff-" + hashlib.sha256(key).hexdigest()[:40]
+    to_status: str = ""
+    expected_status: str = ""
 
 
 Action = Assign | Transition | PostTask | HandOff

@@ -48,6 +48,7 @@ _LOST_RACE = {
     reasons.STALE_ATTEMPT,
     reasons.TASK_EXISTS,
     reasons.REQUEST_ID_CONFLICT,
+    reasons.ALREADY_HANDED_OFF,
 }
 _OWN_REQUESTS_KEPT = 100_000
 # The events that wake a Chief by default: everything that can leave work to decide on.
@@ -356,7 +357,7 @@ class ChiefAgent:
 
     async def _apply_one(self, action: Action) -> int:
         """0 applied, 1 lost a race, 2 failed."""
-        request_id = action.request_id if isinstance(action, (PostTask, HandOff)) else None
+        request_id = action.request_id if isinstance(action, PostTask) else None
         request_id = self._remember(request_id or uuid.uuid4().hex)
         try:
             await self._call(action, request_id)
@@ -402,13 +403,15 @@ class ChiefAgent:
                 parent_task=action.parent_task,
                 request_id=request_id,
             )
-        return await c.post_task(
+        return await c.hand_off_task(
+            action.task,
             action.board,
             action.task_type,
             action.label,
             priority=action.priority,
             labels=action.labels,
-            parent_task=action.task,
+            to_status=action.to_status,
+            expected_status=action.expected_status,
             request_id=request_id,
         )
 

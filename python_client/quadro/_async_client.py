@@ -163,15 +163,8 @@ class AsyncClient:
     ) -> task_pb2.PostTaskResponse:
         """Post a task (status UNASSIGNED). Without `task_id`, the server picks a short
         one."""
-        task = task_pb2.Task(
-            task_type=task_type,
-            label=label,
-            notes=list(notes),
-            labels=dict(labels or {}),
-            parent_task=parent_task,
-        )
-        if priority is not None:
-            task.priority = priority
+        task = _requests.new_task(task_type, label, priority, notes, labels)
+        task.parent_task = parent_task
         request = task_pb2.PostTaskRequest(
             parent=names.board(board),
             task_id=task_id,
@@ -294,6 +287,40 @@ class AsyncClient:
             name=task, etag=etag, request_id=_requests.request_id(request_id)
         )
         return await self._call(self._tasks.ArchiveTask, request)
+
+    async def hand_off_task(
+        self,
+        task: str,
+        board: str,
+        task_type: str,
+        label: str,
+        *,
+        successor_id: str = "",
+        priority: int | None = None,
+        notes: Iterable[str] = (),
+        labels: Mapping[str, str] | None = None,
+        to_status: str = "",
+        expected_status: str = "",
+        request_id: str | None = None,
+    ) -> task_pb2.HandOffTaskResponse:
+        """Post the successor of a finished `task` on `board`, exactly once: another
+        hand-off of the same task raises FailedPrecondition (reason ALREADY_HANDED_OFF,
+        `metadata["successor_task"]` names the successor). With `to_status`, the task is
+        first moved to that terminal status (if in `expected_status`), in the same step."""
+        request = task_pb2.HandOffTaskRequest(
+            name=task,
+            board=names.board(board),
+            successor=_requests.new_task(task_type, label, priority, notes, labels),
+            successor_id=successor_id,
+            to_status=to_status,
+            expected_status=expected_status,
+            request_id=_requests.request_id(request_id),
+        )
+        return await self._call(self._tasks.HandOffTask, request)
+
+    async def get_lineage(self, task: str) -> task_pb2.GetLineageResponse:
+        """The task's ancestors up to its origin and all its descendants, across boards."""
+        return await self._call(self._tasks.GetLineage, task_pb2.GetLineageRequest(name=task))
 
     # --- events ---------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from typing import Any
 from google.protobuf import json_format, struct_pb2
 
 from quadro import limits
-from quadro.v1 import board_pb2, event_pb2
+from quadro.v1 import board_pb2, event_pb2, task_pb2
 
 EventTypeLike = str | int
 
@@ -103,3 +103,19 @@ CHANNEL_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
 ]
+
+
+def new_task(
+    task_type: str,
+    label: str,
+    priority: int | None,
+    notes: Iterable[str],
+    labels: Mapping[str, str] | None,
+) -> task_pb2.Task:
+    """What a new task is, as PostTask and HandOffTask take it."""
+    task = task_pb2.Task(
+        task_type=task_type, label=label, notes=list(notes), labels=dict(labels or {})
+    )
+    if priority is not None:
+        task.priority = priority
+    return task

@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from quadro_server.api.lineage import read_lineage
 from quadro_server.core import chiefs
 from quadro_server.core import commands as c
 from quadro_server.core.errors import (
@@ -339,3 +340,25 @@ async def test_chief_cycles_are_kept_up_to_the_limit(store: Store) -> None:
     boss = await store.get_data("b", chiefs.chief_key("boss"))
     assert boss is not None
     assert chiefs.chief_from_json("b", "boss", boss.value_json).cycles == total
+
+
+async def test_children_and_a_truncated_lineage(store: Store) -> None:
+    await setup_board(store)
+    await setup_board(store, "other")
+    root = task_of(await store.execute(c.PostTask(board_id="b", task_type="t", label="root")))
+    root_name = f"boards/b/tasks/{root}"
+    kids = []
+    for board in ("b", "other", "b"):
+        child = c.PostTask(board_id=board, task_type="t", label="kid", parent_task=root_name)
+        kids.append(task_of(await store.execute(child)))
+    found = await store.list_children([root_name], 10)
+    assert [t.task_id for t in found] == kids
+    assert [t.board_id for t in found] == ["b", "other", "b"]
+    assert [t.task_id for t in await store.list_children([root_name], 2)] == kids[:2]
+    assert await store.list_children([], 10) == []
+    record = await store.get_task("b", root)
+    assert record is not None
+    whole = await read_lineage(store, record)
+    assert ([h.task.task_id for h in whole.descendants], whole.truncated) == (kids, False)
+    cut = await read_lineage(store, record, budget=2)
+    assert ([h.task.task_id for h in cut.descendants], cut.truncated) == (kids[:2], True)

@@ -18,6 +18,7 @@ from quadro_chiefs import (
     Action,
     ChiefAgent,
     Debounced,
+    HandOff,
     Periodic,
     Snapshot,
 )
@@ -130,6 +131,52 @@ async def test_three_racing_chiefs_dispatch_each_task_once(
     cycles = [r for chief in chiefs for r in chief.cycles]
     assert sum(r.actions for r in cycles) == 2000
     assert sum(r.lost_races for r in cycles) > 0, "three Chiefs on one queue lose races"
+    assert all(r.errors == 0 for r in cycles)
+
+
+async def test_racing_chiefs_hand_off_each_task_once(
+    aclient: quadro.AsyncClient, board: str
+) -> None:
+    """Two Chiefs finish approved tasks by handing them off to another board (the move
+    and the successor in one step): each task gets exactly one successor, and the
+    hand-offs a Chief loses are counted as lost races, not errors."""
+    next_board = f"{board}-next"
+    await aclient.create_board(next_board)
+    await aclient.register_agent(board, "w", concurrency=1000)
+    names = await post_many(aclient, board, "assess", 30)
+    for name in names:  # to APPROVED: worked, then reviewed
+        await aclient.transition_task(name, "IN_PROGRESS", assignee="w")
+        await aclient.post_result(name, "ok", agent="w")
+        await aclient.transition_task(name, "IN_PROGRESS", assignee="w")
+        await aclient.transition_task(name, "APPROVED")
+
+    def hand_off(snapshot: Snapshot) -> list[Action]:
+        return [
+            HandOff(
+                t.name,
+                next_board,
+                "pay",
+                f"pay {t.label}",
+                to_status="COMPLETE",
+                expected_status="APPROVED",
+            )
+            for t in snapshot.tasks
+            if t.status == "APPROVED"
+        ]
+
+    chiefs = [ChiefAgent(aclient, f"finisher-{i}", [board], policy=hand_off) for i in range(2)]
+    async with Background(*chiefs):
+
+        async def finished() -> bool:
+            return (await statuses(aclient, board)) == {"COMPLETE": 30}
+
+        await until(finished, "every task to be handed off")
+    successors = [t async for t in aclient.iter_tasks(next_board, page_size=1000)]
+    assert len(successors) == 30
+    assert sorted(t.parent_task for t in successors) == sorted(names)
+    assert {t.label for t in successors} == {f"pay task {i}" for i in range(30)}
+    cycles = [r for chief in chiefs for r in chief.cycles]
+    assert sum(r.actions for r in cycles) == 30
     assert all(r.errors == 0 for r in cycles)
 
 

@@ -130,6 +130,7 @@ def test_top_level_help_lists_every_command() -> None:
         ("boards", "create, show and list boards"),
         ("data", "the board's key-value store"),
         ("events", "read the event log"),
+        ("lineage", "a task's ancestors and descendants"),
         ("serve", "run a board server"),
         ("tasks", "post, move and inspect tasks"),
     ):
@@ -165,7 +166,16 @@ def test_tasks_move_help_shows_usage_example_and_exit_codes() -> None:
 
 @pytest.mark.parametrize(
     "command",
-    ["boards create", "agents register", "tasks post", "tasks ls", "events ls", "data put"],
+    [
+        "boards create",
+        "agents register",
+        "tasks post",
+        "tasks ls",
+        "tasks handoff",
+        "events ls",
+        "data put",
+        "lineage",
+    ],
 )
 def test_every_client_command_help_has_an_example(command: str) -> None:
     result = quadro(*command.split(), "--help")
@@ -218,6 +228,37 @@ def test_boards_create_with_default_profile(server: ServerProcess, board_id: str
     assert board["default_profile"] == "fast"
     task = ok_json(server, "tasks", "post", board_id, "anything", "Do it")
     assert task["profile"] == "fast"
+
+
+def test_handoff_and_lineage(server: ServerProcess, board_id: str) -> None:
+    ok(server, "boards", "create", board_id, "--default-profile", "fast")
+    ok(server, "boards", "create", f"{board_id}-next", "--default-profile", "fast")
+    ok(server, "agents", "register", board_id, "w")
+    root = ok_json(server, "tasks", "post", board_id, "intake", "claim 7", "--id", "root")
+    ok(server, "tasks", "move", root["name"], "IN_PROGRESS", "--assignee", "w")
+    # Not finished yet: refused, exit code of a failed precondition.
+    handoff = ("tasks", "handoff", root["name"], f"{board_id}-next", "assess", "x")
+    assert "not terminal" in fails(server.address, EXIT_FAILED_PRECONDITION, *handoff)
+    ok(server, "tasks", "result", root["name"], "valid", "--agent", "w")
+    child = ok_json(server, "tasks", "handoff", f"{board_id}/root", f"{board_id}-next",
+                    "assess", "assess claim 7", "--id", "child", "--priority", "1")  # fmt: skip
+    assert child["name"] == f"boards/{board_id}-next/tasks/child"
+    assert child["parent_task"] == child["origin_task"] == root["name"]
+    assert "already handed off" in fails(server.address, EXIT_FAILED_PRECONDITION, *handoff)
+    shown = ok(server, "tasks", "get", root["name"])
+    assert f"boards/{board_id}-next/tasks/child" in shown
+    table = ok(server, "lineage", f"{board_id}-next/child").splitlines()
+    assert table[0].split()[:3] == ["TASK", "TYPE", "STATUS"]
+    assert table[1].split()[:3] == [f"boards/{board_id}/tasks/root", "intake", "COMPLETE"]
+    assert table[2].split()[:4] == [
+        f"boards/{board_id}-next/tasks/child",
+        "*",
+        "assess",
+        "UNASSIGNED",
+    ]
+    assert table[2].startswith("  boards/")  # indented one level
+    as_json = json.loads(ok(server, "lineage", f"{board_id}/root", "--json"))
+    assert [h["name"] for h in as_json["descendants"]] == [child["name"]]
 
 
 # --- chiefs ---------------------------------------------------------------------------------

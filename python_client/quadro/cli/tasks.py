@@ -31,6 +31,7 @@ FIELDS = (
     "labels",
     "parent_task",
     "origin_task",
+    "successor_task",
     "create_time",
     "update_time",
     "heartbeat_time",
@@ -125,6 +126,20 @@ def archive(client: quadro.Client, args: argparse.Namespace) -> None:
     _show(client.archive_task(task_name(args.task, args.board)).task, args)
 
 
+def handoff(client: quadro.Client, args: argparse.Namespace) -> None:
+    response = client.hand_off_task(
+        task_name(args.task, args.board),
+        args.to_board,
+        args.task_type,
+        args.label,
+        successor_id=args.id,
+        priority=args.priority,
+        notes=args.note,
+        labels=dict(args.label_pair),
+    )
+    _show(response.successor, args)
+
+
 def history(client: quadro.Client, args: argparse.Namespace) -> None:
     task = task_name(args.task, args.board)
     client.get_task(task)  # a missing task is an error here, not an empty history
@@ -134,6 +149,21 @@ def history(client: quadro.Client, args: argparse.Namespace) -> None:
 def _task_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("task", help="BOARD/TASK, boards/BOARD/tasks/TASK, or TASK with --board")
     parser.add_argument("--board", help="board of a bare task id")
+
+
+def _new_task_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--id", default="", help="task id (default: a generated 5-character id)")
+    parser.add_argument("--priority", type=int, help="lower runs sooner (default 5)")
+    parser.add_argument("--note", action="append", default=[], help="initial note (repeatable)")
+    parser.add_argument(
+        "--label",
+        dest="label_pair",
+        type=key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="key-value label (repeatable)",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -150,19 +180,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("board")
     p.add_argument("task_type")
     p.add_argument("label")
-    p.add_argument("--id", default="", help="task id (default: a generated 5-character id)")
-    p.add_argument("--priority", type=int, help="lower runs sooner (default 5)")
-    p.add_argument("--note", action="append", default=[], help="initial note (repeatable)")
-    p.add_argument(
-        "--label",
-        dest="label_pair",
-        type=key_value,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="key-value label (repeatable)",
-    )
+    _new_task_options(p)
     p.add_argument("--parent", default="", help="parent task, boards/B/tasks/T")
+
+    p = add_command(
+        commands,
+        "handoff",
+        handoff,
+        help="post the successor of a finished task, on any board, exactly once",
+        example="quadro tasks handoff intake/k3x9a assessment assess_claim 'Assess claim 1042'",
+    )
+    _task_argument(p)
+    p.add_argument("to_board", help="board of the successor")
+    p.add_argument("task_type")
+    p.add_argument("label")
+    _new_task_options(p)
 
     p = add_command(
         commands,

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from quadro.v1 import event_pb2 as quadro_dot_v1_dot_event__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14quadro/v1/task.proto\x12\tquadro.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15quadro/v1/event.proto\"\xbe\x06\n\x04Task\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n\ttask_type\x18\x02 \x01(\tR\x08taskType\x12\x14\n\x05label\x18\x03 \x01(\tR\x05label\x12\x1f\n\x08priority\x18\x04 \x01(\x05H\x00R\x08priority\x88\x01\x01\x12\x16\n\x06status\x18\x05 \x01(\tR\x06status\x12\x1f\n\x0b\x61ssigned_to\x18\x06 \x01(\tR\nassignedTo\x12\x16\n\x06output\x18\x07 \x01(\tR\x06output\x12\x14\n\x05notes\x18\x08 \x03(\tR\x05notes\x12\x33\n\x06labels\x18\t \x03(\x0b\x32\x1b.quadro.v1.Task.LabelsEntryR\x06labels\x12\x18\n\x07profile\x18\n \x01(\tR\x07profile\x12\x32\n\x15\x63ontext_snapshot_hash\x18\x0b \x01(\tR\x13\x63ontextSnapshotHash\x12\x18\n\x07\x61ttempt\x18\x0c \x01(\x03R\x07\x61ttempt\x12\x12\n\x04\x65tag\x18\r \x01(\tR\x04\x65tag\x12\x1a\n\x08\x61rchived\x18\x0e \x01(\x08R\x08\x61rchived\x12\x41\n\x0eheartbeat_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampR\rheartbeatTime\x12;\n\x0b\x63reate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12=\n\x0c\x61rchive_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x61rchiveTime\x12\x14\n\x05scope\x18\x13 \x01(\tR\x05scope\x12\x1f\n\x0bparent_task\x18\x14 \x01(\tR\nparentTask\x12\x1f\n\x0borigin_task\x18\x15 \x01(\tR\noriginTask\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x42\x0b\n\t_priority\"\x86\x01\n\x0fPostTaskRequest\x12\x16\n\x06parent\x18\x01 \x01(\tR\x06parent\x12\x17\n\x07task_id\x18\x02 \x01(\tR\x06taskId\x12#\n\x04task\x18\x03 \x01(\x0b\x32\x0f.quadro.v1.TaskR\x04task\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\"_\n\x10PostTaskResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x0f.quadro.v1.TaskR\x04task\x12&\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x10.quadro.v1.EventR\x05\x65vent\"$\n\x0eGetTaskRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"6\n\x0fGetTaskResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x0f.quadro.v1.TaskR\x04task\"\xc2\x01\n\x10ListTasksRequest\x12\x16\n\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\x12\x1a\n\x08statuses\x18\x04 \x03(\tR\x08statuses\x12\x1d\n\ntask_types\x18\x05 \x03(\tR\ttaskTypes\x12\x1f\n\x0b\x61ssigned_to\x18\x06 \x01(\tR\nassignedTo\"b\n\x11ListTasksResponse\x12%\n\x05tasks\x18\x01 \x03(\x0b\x32\x0f.quadro.v1.TaskR\x05tasks\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x87\x03\n\x15TransitionTaskRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n\tto_status\x18\x02 \x01(\tR\x08toStatus\x12\x1a\n\x08\x61ssignee\x18\x03 \x01(\tR\x08\x61ssignee\x12\x1b\n\x06output\x18\x04 \x01(\tH\x00R\x06output\x88\x01\x01\x12\x12\n\x04note\x18\x05 \x01(\tR\x04note\x12\x32\n\x15\x63ontext_snapshot_hash\x18\x06 \x01(\tR\x13\x63ontextSnapshotHash\x12\'\n\x0f\x65xpected_status\x18\x07 \x01(\tR\x0e\x65xpectedStatus\x12\x12\n\x04\x65tag\x18\x08 \x01(\tR\x04\x65tag\x12\x18\n\x07\x61ttempt\x18\t \x01(\x03R\x07\x61ttempt\x12\x1d\n\nrequest_id\x18\n \x01(\tR\trequestId\x12;\n\x0cif_quiet_for\x18\x0b \x01(\x0b\x32\x19.google.protobuf.DurationR\nifQuietForB\t\n\x07_output\"e\n\x16TransitionTaskResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x0f.quadro.v1.TaskR\x04task\x12&\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x10.quadro.v1.EventR\x05\x65vent\"\xa2\x01\n\x11PostResultRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n\x06output\x18\x02 \x01(\tR\x06output\x12\x14\n\x05\x61gent\x18\x03 \x01(\tR\x05\x61gent\x12\x18\n\x07\x61ttempt\x18\x04 \x01(\x03R\x07\x61ttempt\x12\x12\n\x04note\x18\x05 \x01(\tR\x04note\x12\x1d\n\nrequest_id\x18\x06 \x01(\tR\trequestId\"a\n\x12PostResultResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x0f.quadro.v1.TaskR\x04task\x12&\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x10.quadro.v1.EventR\x05\x65vent\"[\n\x12\x41rchiveTaskRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n\x04\x65tag\x18\x02 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\":\n\x13\x41rchiveTaskResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x0f.quadro.v1.TaskR\x04task2\xcc\x03\n\x0bTaskService\x12\x43\n\x08PostTask\x12\x1a.quadro.v1.PostTaskRequest\x1a\x1b.quadro.v1.PostTaskResponse\x12@\n\x07GetTask\x12\x19.quadro.v1.GetTaskRequest\x1a\x1a.quadro.v1.GetTaskResponse\x12\x46\n\tListTasks\x12\x1b.quadro.v1.ListTasksRequest\x1a\x1c.quadro.v1.ListTasksResponse\x12U\n\x0eTransitionTask\x12 .quadro.v1.TransitionTaskRequest\x1a!.quadro.v1.TransitionTaskResponse\x12I\n\nPostResult\x12\x1c.quadro.v1.PostResultRequest\x1a\x1d.quadro.v1.PostResultResponse\x12L\n\x0b\x41rchiveTask\x12\x1d.quadro.v1.ArchiveTaskRequest\x1a\x1e.quadro.v1.ArchiveTaskResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14quadro/v1/task.proto\x12\tquadro.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15quadro/v1/event.proto\"\xe5\x06\n\x04Task\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n\ttask_type\x18\x02 \x01(\tR\x08taskType\x12\x14\n\x05label\x18\x03 \x01(\tR\x05label\x12\x1f\n\x08priority\x18\x04 \x01(\x05H\x00R\x08priority\x88\x01\x01\x12\x16\n\x06status\x18\x05 \x01(\tR\x06status\x12\x1f\n\x0b\x61ssigned_to\x18\x06 \x01(\tR\nassignedTo\x12\x16\n\x06output\x18\x07 \x01(\tR\x06output\x12\x14\n\x05notes\x18\x08 \x03(\tR\x05notes\x12\x33\n\x06labels\x18\t \x03(\x0b\x32\x1b.quadro.v1.Task.LabelsEntryR\x06labels\x12\x18\n\x07profile\x18\n \x01(\tR\x07profile\x12\x32\n\x15\x63ontext_snapshot_hash\x18\x0b \x01(\tR\x13\x63ontextSnapshotHash\x12\x18\n\x07\x61ttempt\x18\x0c \x01(\x03R\x07\x61ttempt\x12\x12\n\x04\x65tag\x18\r \x01(\tR\x04\x65tag\x12\x1a\n\x08\x61rchived\x18\x0e \x01(\x08R\x08\x61rchived\x12\x41\n\x0eheartbeat_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampR\rheartbeatTime\x12;\n\x0b\x63reate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12=\n\x0c\x61rchive_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x61rchiveTime\x12\x14\n\x05scope\x18\x13 \x01(\tR\x05scope\x12\x1f\n\x0bparent_task\x18\x14 \x01(\tR\nparentTask\x12\x1f\n\x0borigin_task\x18\x15 \x01(\tR\noriginTask\x12%\n\x0esuccessor_task\x18\x16 \x01(\tR\rsuccessorTask\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x42\x0b\n\t_priority\"\x86\x01\n\x0fPostTaskRequest\x12\x16\n\x06parent\x18\x01 \x01(\tR\x06parent\x12\x17\n\x07task_id\x18\x02 \x01(\tR\x06taskId\x12#\n\x04task\x18\x03 \x01(\x0b\x32\x0f.quadro.v1.TaskR\x04task\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\"_\n\x10PostTaskResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x0f.quadro.v1.TaskR\x04task\x12&\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x10.quadro.v1.EventR\x05\x65vent\"$\n\x0eGetTaskRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"6\n\x0fGetTaskResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x0f.quadro.v1.TaskR\x04task\"\xc2\x01\n\x10ListTasksRequest\x12\x16\n\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\x12\x1a\n\x08statuses\x18\x04 \x03(\tR\x08statuses\x12\x1d\n\ntask_types\x18\x05 \x03(\tR\ttaskTypes\x12\x1f\n\x0b\x61ssigned_to\x18\x06 \x01(\tR\nassignedTo\"b\n\x11ListTasksResponse\x12%\n\x05tasks\x18\x01 \x03(\x0b\x32\x0f.quadro.v1.TaskR\x05tasks\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x87\x03\n\x15TransitionTaskRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n\tto_status\x18\x02 \x01(\tR\x08toStatus\x12\x1a\n\x08\x61ssignee\x18\x03 \x01(\tR\x08\x61ssignee\x12\x1b\n\x06output\x18\x04 \x01(\tH\x00R\x06output\x88\x01\x01\x12\x12\n\x04note\x18\x05 \x01(\tR\x04note\x12\x32\n\x15\x63ontext_snapshot_hash\x18\x06 \x01(\tR\x13\x63ontextSnapshotHash\x12\'\n\x0f\x65xpected_status\x18\x07 \x01(\tR\x0e\x65xpectedStatus\x12\x12\n\x04\x65tag\x18\x08 \x01(\tR\x04\x65tag\x12\x18\n\x07\x61ttempt\x18\t \x01(\x03R\x07\x61ttempt\x12\x1d\n\nrequest_id\x18\n \x01(\tR\trequestId\x12;\n\x0cif_quiet_for\x18\x0b \x01(\x0b\x32\x19.google.protobuf.DurationR\nifQuietForB\t\n\x07_output\"e\n\x16TransitionTaskResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x0f.quadro.v1.TaskR\x04task\x12&\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x10.quadro.v1.EventR\x05\x65vent\"\xa2\x01\n\x11PostResultRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n\x06output\x18\x02 \x01(\tR\x06output\x12\x14\n\x05\x61gent\x18\x03 \x01(\tR\x05\x61gent\x12\x18\n\x07\x61ttempt\x18\x04 \x01(\x03R\x07\x61ttempt\x12\x12\n\x04note\x18\x05 \x01(\tR\x04note\x12\x1d\n\nrequest_id\x18\x06 \x01(\tR\trequestId\"a\n\x12PostResultResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x0f.quadro.v1.TaskR\x04task\x12&\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x10.quadro.v1.EventR\x05\x65vent\"[\n\x12\x41rchiveTaskRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n\x04\x65tag\x18\x02 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\":\n\x13\x41rchiveTaskResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x0f.quadro.v1.TaskR\x04task\"\xf5\x01\n\x12HandOffTaskRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n\x05\x62oard\x18\x02 \x01(\tR\x05\x62oard\x12-\n\tsuccessor\x18\x03 \x01(\x0b\x32\x0f.quadro.v1.TaskR\tsuccessor\x12!\n\x0csuccessor_id\x18\x04 \x01(\tR\x0bsuccessorId\x12\x1d\n\nrequest_id\x18\x05 \x01(\tR\trequestId\x12\x1b\n\tto_status\x18\x06 \x01(\tR\x08toStatus\x12\'\n\x0f\x65xpected_status\x18\x07 \x01(\tR\x0e\x65xpectedStatus\"\xce\x01\n\x13HandOffTaskResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x0f.quadro.v1.TaskR\x04task\x12-\n\tsuccessor\x18\x02 \x01(\x0b\x32\x0f.quadro.v1.TaskR\tsuccessor\x12&\n\x05\x65vent\x18\x03 \x01(\x0b\x32\x10.quadro.v1.EventR\x05\x65vent\x12;\n\x10transition_event\x18\x04 \x01(\x0b\x32\x10.quadro.v1.EventR\x0ftransitionEvent\"\'\n\x11GetLineageRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"\xb8\x02\n\nLineageHop\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n\x05\x62oard\x18\x02 \x01(\tR\x05\x62oard\x12\x1b\n\ttask_type\x18\x03 \x01(\tR\x08taskType\x12\x16\n\x06status\x18\x04 \x01(\tR\x06status\x12\x1f\n\x0bparent_task\x18\x05 \x01(\tR\nparentTask\x12\x14\n\x05\x64\x65pth\x18\x06 \x01(\x05R\x05\x64\x65pth\x12;\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12\x1a\n\x08\x61rchived\x18\t \x01(\x08R\x08\x61rchived\"\xcb\x01\n\x12GetLineageResponse\x12)\n\x04task\x18\x01 \x01(\x0b\x32\x15.quadro.v1.LineageHopR\x04task\x12\x33\n\tancestors\x18\x02 \x03(\x0b\x32\x15.quadro.v1.LineageHopR\tancestors\x12\x37\n\x0b\x64\x65scendants\x18\x03 \x03(\x0b\x32\x15.quadro.v1.LineageHopR\x0b\x64\x65scendants\x12\x1c\n\ttruncated\x18\x04 \x01(\x08R\ttruncated2\xe5\x04\n\x0bTaskService\x12\x43\n\x08PostTask\x12\x1a.quadro.v1.PostTaskRequest\x1a\x1b.quadro.v1.PostTaskResponse\x12@\n\x07GetTask\x12\x19.quadro.v1.GetTaskRequest\x1a\x1a.quadro.v1.GetTaskResponse\x12\x46\n\tListTasks\x12\x1b.quadro.v1.ListTasksRequest\x1a\x1c.quadro.v1.ListTasksResponse\x12U\n\x0eTransitionTask\x12 .quadro.v1.TransitionTaskRequest\x1a!.quadro.v1.TransitionTaskResponse\x12I\n\nPostResult\x12\x1c.quadro.v1.PostResultRequest\x1a\x1d.quadro.v1.PostResultResponse\x12L\n\x0b\x41rchiveTask\x12\x1d.quadro.v1.ArchiveTaskRequest\x1a\x1e.quadro.v1.ArchiveTaskResponse\x12L\n\x0bHandOffTask\x12\x1d.quadro.v1.HandOffTaskRequest\x1a\x1e.quadro.v1.HandOffTaskResponse\x12I\n\nGetLineage\x12\x1c.quadro.v1.GetLineageRequest\x1a\x1d.quadro.v1.GetLineageResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,33 +37,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TASK_LABELSENTRY']._loaded_options = None
   _globals['_TASK_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_TASK']._serialized_start=124
-  _globals['_TASK']._serialized_end=954
-  _globals['_TASK_LABELSENTRY']._serialized_start=884
-  _globals['_TASK_LABELSENTRY']._serialized_end=941
-  _globals['_POSTTASKREQUEST']._serialized_start=957
-  _globals['_POSTTASKREQUEST']._serialized_end=1091
-  _globals['_POSTTASKRESPONSE']._serialized_start=1093
-  _globals['_POSTTASKRESPONSE']._serialized_end=1188
-  _globals['_GETTASKREQUEST']._serialized_start=1190
-  _globals['_GETTASKREQUEST']._serialized_end=1226
-  _globals['_GETTASKRESPONSE']._serialized_start=1228
-  _globals['_GETTASKRESPONSE']._serialized_end=1282
-  _globals['_LISTTASKSREQUEST']._serialized_start=1285
-  _globals['_LISTTASKSREQUEST']._serialized_end=1479
-  _globals['_LISTTASKSRESPONSE']._serialized_start=1481
-  _globals['_LISTTASKSRESPONSE']._serialized_end=1579
-  _globals['_TRANSITIONTASKREQUEST']._serialized_start=1582
-  _globals['_TRANSITIONTASKREQUEST']._serialized_end=1973
-  _globals['_TRANSITIONTASKRESPONSE']._serialized_start=1975
-  _globals['_TRANSITIONTASKRESPONSE']._serialized_end=2076
-  _globals['_POSTRESULTREQUEST']._serialized_start=2079
-  _globals['_POSTRESULTREQUEST']._serialized_end=2241
-  _globals['_POSTRESULTRESPONSE']._serialized_start=2243
-  _globals['_POSTRESULTRESPONSE']._serialized_end=2340
-  _globals['_ARCHIVETASKREQUEST']._serialized_start=2342
-  _globals['_ARCHIVETASKREQUEST']._serialized_end=2433
-  _globals['_ARCHIVETASKRESPONSE']._serialized_start=2435
-  _globals['_ARCHIVETASKRESPONSE']._serialized_end=2493
-  _globals['_TASKSERVICE']._serialized_start=2496
-  _globals['_TASKSERVICE']._serialized_end=2956
+  _globals['_TASK']._serialized_end=993
+  _globals['_TASK_LABELSENTRY']._serialized_start=923
+  _globals['_TASK_LABELSENTRY']._serialized_end=980
+  _globals['_POSTTASKREQUEST']._serialized_start=996
+  _globals['_POSTTASKREQUEST']._serialized_end=1130
+  _globals['_POSTTASKRESPONSE']._serialized_start=1132
+  _globals['_POSTTASKRESPONSE']._serialized_end=1227
+  _globals['_GETTASKREQUEST']._serialized_start=1229
+  _globals['_GETTASKREQUEST']._serialized_end=1265
+  _globals['_GETTASKRESPONSE']._serialized_start=1267
+  _globals['_GETTASKRESPONSE']._serialized_end=1321
+  _globals['_LISTTASKSREQUEST']._serialized_start=1324
+  _globals['_LISTTASKSREQUEST']._serialized_end=1518
+  _globals['_LISTTASKSRESPONSE']._serialized_start=1520
+  _globals['_LISTTASKSRESPONSE']._serialized_end=1618
+  _globals['_TRANSITIONTASKREQUEST']._serialized_start=1621
+  _globals['_TRANSITIONTASKREQUEST']._serialized_end=2012
+  _globals['_TRANSITIONTASKRESPONSE']._serialized_start=2014
+  _globals['_TRANSITIONTASKRESPONSE']._serialized_end=2115
+  _globals['_POSTRESULTREQUEST']._serialized_start=2118
+  _globals['_POSTRESULTREQUEST']._serialized_end=2280
+  _globals['_POSTRESULTRESPONSE']._serialized_start=2282
+  _globals['_POSTRESULTRESPONSE']._serialized_end=2379
+  _globals['_ARCHIVETASKREQUEST']._serialized_start=2381
+  _globals['_ARCHIVETASKREQUEST']._serialized_end=2472
+  _globals['_ARCHIVETASKRESPONSE']._serialized_start=2474
+  _globals['_ARCHIVETASKRESPONSE']._serialized_end=2532
+  _globals['_HANDOFFTASKREQUEST']._serialized_start=2535
+  _globals['_HANDOFFTASKREQUEST']._serialized_end=2780
+  _globals['_HANDOFFTASKRESPONSE']._serialized_start=2783
+  _globals['_HANDOFFTASKRESPONSE']._serialized_end=2989
+  _globals['_GETLINEAGEREQUEST']._serialized_start=2991
+  _globals['_GETLINEAGEREQUEST']._serialized_end=3030
+  _globals['_LINEAGEHOP']._serialized_start=3033
+  _globals['_LINEAGEHOP']._serialized_end=3345
+  _globals['_GETLINEAGERESPONSE']._serialized_start=3348
+  _globals['_GETLINEAGERESPONSE']._serialized_end=3551
+  _globals['_TASKSERVICE']._serialized_start=3554
+  _globals['_TASKSERVICE']._serialized_end=4167
 # @@protoc_insertion_point(module_scope)

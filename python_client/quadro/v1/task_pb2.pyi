@@ -68,6 +68,7 @@ class Task(_message.Message):
     SCOPE_FIELD_NUMBER: _builtins.int
     PARENT_TASK_FIELD_NUMBER: _builtins.int
     ORIGIN_TASK_FIELD_NUMBER: _builtins.int
+    SUCCESSOR_TASK_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Output only. `boards/{board}/tasks/{task}`. Task ids are 1-64 characters: letters,
     digits, `_`, `-` and `.`, starting with a letter or digit. Generated ids are 5
@@ -115,6 +116,10 @@ class Task(_message.Message):
     origin_task: _builtins.str
     """Output only. The root of this task's lineage: the parent's origin, or the task
     itself for a root task.
+    """
+    successor_task: _builtins.str
+    """Output only. The task this one was handed off to (HandOffTask), a full name,
+    possibly on another board; empty if it was not. A task is handed off at most once.
     """
     @_builtins.property
     def notes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -168,10 +173,11 @@ class Task(_message.Message):
         scope: _builtins.str = ...,
         parent_task: _builtins.str = ...,
         origin_task: _builtins.str = ...,
+        successor_task: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_priority", b"_priority", "archive_time", b"archive_time", "create_time", b"create_time", "heartbeat_time", b"heartbeat_time", "priority", b"priority", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_priority", b"_priority", "archive_time", b"archive_time", "archived", b"archived", "assigned_to", b"assigned_to", "attempt", b"attempt", "context_snapshot_hash", b"context_snapshot_hash", "create_time", b"create_time", "etag", b"etag", "heartbeat_time", b"heartbeat_time", "label", b"label", "labels", b"labels", "name", b"name", "notes", b"notes", "origin_task", b"origin_task", "output", b"output", "parent_task", b"parent_task", "priority", b"priority", "profile", b"profile", "scope", b"scope", "status", b"status", "task_type", b"task_type", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_priority", b"_priority", "archive_time", b"archive_time", "archived", b"archived", "assigned_to", b"assigned_to", "attempt", b"attempt", "context_snapshot_hash", b"context_snapshot_hash", "create_time", b"create_time", "etag", b"etag", "heartbeat_time", b"heartbeat_time", "label", b"label", "labels", b"labels", "name", b"name", "notes", b"notes", "origin_task", b"origin_task", "output", b"output", "parent_task", b"parent_task", "priority", b"priority", "profile", b"profile", "scope", b"scope", "status", b"status", "successor_task", b"successor_task", "task_type", b"task_type", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__priority: _TypeAlias = _typing.Literal["priority"]  # noqa: Y015
     _WhichOneofArgType__priority: _TypeAlias = _typing.Literal["_priority", b"_priority"]  # noqa: Y015
@@ -616,3 +622,224 @@ class ArchiveTaskResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ArchiveTaskResponse: _TypeAlias = ArchiveTaskResponse  # noqa: Y015
+
+@_typing.final
+class HandOffTaskRequest(_message.Message):
+    """Request of TaskService.HandOffTask."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    BOARD_FIELD_NUMBER: _builtins.int
+    SUCCESSOR_FIELD_NUMBER: _builtins.int
+    SUCCESSOR_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    TO_STATUS_FIELD_NUMBER: _builtins.int
+    EXPECTED_STATUS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The finished task, `boards/{board}/tasks/{task}`: in a terminal status of its
+    lifecycle (else FAILED_PRECONDITION, reason NOT_TERMINAL), archived or not; or, with
+    `to_status`, a live task that the hand-off finishes.
+    """
+    board: _builtins.str
+    """The board to post the successor on, `boards/{board}`: any board, this one included."""
+    successor_id: _builtins.str
+    """Id for the successor; empty means a generated one. See PostTaskRequest.task_id."""
+    request_id: _builtins.str
+    """Idempotency key; see CreateBoardRequest.request_id."""
+    to_status: _builtins.str
+    """Optional: a terminal status to move the task to in the same atomic step (COMPLETE
+    from APPROVED, say), writing that move's event too; then the task need not be
+    terminal yet. No crash can leave the task moved and not handed off.
+    """
+    expected_status: _builtins.str
+    """Compare-and-set with `to_status`: only if the task is in this status."""
+    @_builtins.property
+    def successor(self) -> Global___Task:
+        """The successor: `task_type` and `label` are required; `priority`, `notes` and
+        `labels` are optional, as in PostTaskRequest. `parent_task` is the handed-off task;
+        output-only fields are ignored.
+        """
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        board: _builtins.str = ...,
+        successor: Global___Task | None = ...,
+        successor_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+        to_status: _builtins.str = ...,
+        expected_status: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["successor", b"successor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["board", b"board", "expected_status", b"expected_status", "name", b"name", "request_id", b"request_id", "successor", b"successor", "successor_id", b"successor_id", "to_status", b"to_status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HandOffTaskRequest: _TypeAlias = HandOffTaskRequest  # noqa: Y015
+
+@_typing.final
+class HandOffTaskResponse(_message.Message):
+    """Response of TaskService.HandOffTask."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_FIELD_NUMBER: _builtins.int
+    SUCCESSOR_FIELD_NUMBER: _builtins.int
+    EVENT_FIELD_NUMBER: _builtins.int
+    TRANSITION_EVENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def task(self) -> Global___Task:
+        """The handed-off task, its `successor_task` set."""
+
+    @_builtins.property
+    def successor(self) -> Global___Task:
+        """The successor as posted."""
+
+    @_builtins.property
+    def event(self) -> _event_pb2.Event:
+        """The successor's `task_posted` event, on its board."""
+
+    @_builtins.property
+    def transition_event(self) -> _event_pb2.Event:
+        """The task's own move, when `to_status` was given."""
+
+    def __init__(
+        self,
+        *,
+        task: Global___Task | None = ...,
+        successor: Global___Task | None = ...,
+        event: _event_pb2.Event | None = ...,
+        transition_event: _event_pb2.Event | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "successor", b"successor", "task", b"task", "transition_event", b"transition_event"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "successor", b"successor", "task", b"task", "transition_event", b"transition_event"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HandOffTaskResponse: _TypeAlias = HandOffTaskResponse  # noqa: Y015
+
+@_typing.final
+class GetLineageRequest(_message.Message):
+    """Request of TaskService.GetLineage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`boards/{board}/tasks/{task}`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLineageRequest: _TypeAlias = GetLineageRequest  # noqa: Y015
+
+@_typing.final
+class LineageHop(_message.Message):
+    """One task of a lineage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    BOARD_FIELD_NUMBER: _builtins.int
+    TASK_TYPE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    PARENT_TASK_FIELD_NUMBER: _builtins.int
+    DEPTH_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ARCHIVED_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`boards/{board}/tasks/{task}`."""
+    board: _builtins.str
+    """Its board, `boards/{board}`."""
+    task_type: _builtins.str
+    """Its task type."""
+    status: _builtins.str
+    """Its current status."""
+    parent_task: _builtins.str
+    """Its parent, empty for the origin."""
+    depth: _builtins.int
+    """Hops from the origin: 0 for the origin, 1 for its children, ..."""
+    archived: _builtins.bool
+    """Whether it is archived."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was posted."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When it last changed."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        board: _builtins.str = ...,
+        task_type: _builtins.str = ...,
+        status: _builtins.str = ...,
+        parent_task: _builtins.str = ...,
+        depth: _builtins.int = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        archived: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["archived", b"archived", "board", b"board", "create_time", b"create_time", "depth", b"depth", "name", b"name", "parent_task", b"parent_task", "status", b"status", "task_type", b"task_type", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LineageHop: _TypeAlias = LineageHop  # noqa: Y015
+
+@_typing.final
+class GetLineageResponse(_message.Message):
+    """Response of TaskService.GetLineage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_FIELD_NUMBER: _builtins.int
+    ANCESTORS_FIELD_NUMBER: _builtins.int
+    DESCENDANTS_FIELD_NUMBER: _builtins.int
+    TRUNCATED_FIELD_NUMBER: _builtins.int
+    truncated: _builtins.bool
+    """True when the task has more descendants than were returned."""
+    @_builtins.property
+    def task(self) -> Global___LineageHop:
+        """The task asked about."""
+
+    @_builtins.property
+    def ancestors(self) -> _containers.RepeatedCompositeFieldContainer[Global___LineageHop]:
+        """Its ancestors, from its parent up to the origin; none for a root task."""
+
+    @_builtins.property
+    def descendants(self) -> _containers.RepeatedCompositeFieldContainer[Global___LineageHop]:
+        """Its descendants, breadth first, each level in the order posted. At most 10000; see
+        `truncated`.
+        """
+
+    def __init__(
+        self,
+        *,
+        task: Global___LineageHop | None = ...,
+        ancestors: _abc.Iterable[Global___LineageHop] | None = ...,
+        descendants: _abc.Iterable[Global___LineageHop] | None = ...,
+        truncated: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ancestors", b"ancestors", "descendants", b"descendants", "task", b"task", "truncated", b"truncated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLineageResponse: _TypeAlias = GetLineageResponse  # noqa: Y015

@@ -66,6 +66,16 @@ class TaskServiceStub:
                 request_serializer=quadro_dot_v1_dot_task__pb2.ArchiveTaskRequest.SerializeToString,
                 response_deserializer=quadro_dot_v1_dot_task__pb2.ArchiveTaskResponse.FromString,
                 _registered_method=True)
+        self.HandOffTask = channel.unary_unary(
+                '/quadro.v1.TaskService/HandOffTask',
+                request_serializer=quadro_dot_v1_dot_task__pb2.HandOffTaskRequest.SerializeToString,
+                response_deserializer=quadro_dot_v1_dot_task__pb2.HandOffTaskResponse.FromString,
+                _registered_method=True)
+        self.GetLineage = channel.unary_unary(
+                '/quadro.v1.TaskService/GetLineage',
+                request_serializer=quadro_dot_v1_dot_task__pb2.GetLineageRequest.SerializeToString,
+                response_deserializer=quadro_dot_v1_dot_task__pb2.GetLineageResponse.FromString,
+                _registered_method=True)
 
 
 class TaskServiceServicer:
@@ -120,6 +130,25 @@ class TaskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def HandOffTask(self, request, context):
+        """Hands a finished task on: posts its successor, on any board, in the same atomic step
+        that records it as the task's `successor_task`; the successor's parent is the task,
+        its origin the task's origin. Exactly once per task: a retry (same request id) gets
+        the first answer, and any other hand-off of the task fails with FAILED_PRECONDITION
+        (reason ALREADY_HANDED_OFF, the successor in the metadata).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLineage(self, request, context):
+        """Returns a task's lineage across boards: its ancestors up to its origin and all its
+        descendants, each hop with its board, type, status and times.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TaskServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -152,6 +181,16 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.ArchiveTask,
                     request_deserializer=quadro_dot_v1_dot_task__pb2.ArchiveTaskRequest.FromString,
                     response_serializer=quadro_dot_v1_dot_task__pb2.ArchiveTaskResponse.SerializeToString,
+            ),
+            'HandOffTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.HandOffTask,
+                    request_deserializer=quadro_dot_v1_dot_task__pb2.HandOffTaskRequest.FromString,
+                    response_serializer=quadro_dot_v1_dot_task__pb2.HandOffTaskResponse.SerializeToString,
+            ),
+            'GetLineage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLineage,
+                    request_deserializer=quadro_dot_v1_dot_task__pb2.GetLineageRequest.FromString,
+                    response_serializer=quadro_dot_v1_dot_task__pb2.GetLineageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -318,6 +357,60 @@ class TaskService:
             '/quadro.v1.TaskService/ArchiveTask',
             quadro_dot_v1_dot_task__pb2.ArchiveTaskRequest.SerializeToString,
             quadro_dot_v1_dot_task__pb2.ArchiveTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HandOffTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quadro.v1.TaskService/HandOffTask',
+            quadro_dot_v1_dot_task__pb2.HandOffTaskRequest.SerializeToString,
+            quadro_dot_v1_dot_task__pb2.HandOffTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLineage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quadro.v1.TaskService/GetLineage',
+            quadro_dot_v1_dot_task__pb2.GetLineageRequest.SerializeToString,
+            quadro_dot_v1_dot_task__pb2.GetLineageResponse.FromString,
             options,
             channel_credentials,
             insecure,

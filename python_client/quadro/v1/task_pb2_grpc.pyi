@@ -55,6 +55,17 @@ class TaskServiceStub:
     """Archives a task in a terminal status: gone from listings, still readable by name,
     its events kept. Writes no event.
     """
+    HandOffTask: _grpc.UnaryUnaryMultiCallable[_task_pb2.HandOffTaskRequest, _task_pb2.HandOffTaskResponse]
+    """Hands a finished task on: posts its successor, on any board, in the same atomic step
+    that records it as the task's `successor_task`; the successor's parent is the task,
+    its origin the task's origin. Exactly once per task: a retry (same request id) gets
+    the first answer, and any other hand-off of the task fails with FAILED_PRECONDITION
+    (reason ALREADY_HANDED_OFF, the successor in the metadata).
+    """
+    GetLineage: _grpc.UnaryUnaryMultiCallable[_task_pb2.GetLineageRequest, _task_pb2.GetLineageResponse]
+    """Returns a task's lineage across boards: its ancestors up to its origin and all its
+    descendants, each hop with its board, type, status and times.
+    """
 
 @_typing.type_check_only
 class TaskServiceAsyncStub(TaskServiceStub):
@@ -82,6 +93,17 @@ class TaskServiceAsyncStub(TaskServiceStub):
     ArchiveTask: _aio.UnaryUnaryMultiCallable[_task_pb2.ArchiveTaskRequest, _task_pb2.ArchiveTaskResponse]  # type: ignore[assignment]
     """Archives a task in a terminal status: gone from listings, still readable by name,
     its events kept. Writes no event.
+    """
+    HandOffTask: _aio.UnaryUnaryMultiCallable[_task_pb2.HandOffTaskRequest, _task_pb2.HandOffTaskResponse]  # type: ignore[assignment]
+    """Hands a finished task on: posts its successor, on any board, in the same atomic step
+    that records it as the task's `successor_task`; the successor's parent is the task,
+    its origin the task's origin. Exactly once per task: a retry (same request id) gets
+    the first answer, and any other hand-off of the task fails with FAILED_PRECONDITION
+    (reason ALREADY_HANDED_OFF, the successor in the metadata).
+    """
+    GetLineage: _aio.UnaryUnaryMultiCallable[_task_pb2.GetLineageRequest, _task_pb2.GetLineageResponse]  # type: ignore[assignment]
+    """Returns a task's lineage across boards: its ancestors up to its origin and all its
+    descendants, each hop with its board, type, status and times.
     """
 
 class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -143,6 +165,29 @@ class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_task_pb2.ArchiveTaskResponse, _abc.Awaitable[_task_pb2.ArchiveTaskResponse]]:
         """Archives a task in a terminal status: gone from listings, still readable by name,
         its events kept. Writes no event.
+        """
+
+    @_abc_1.abstractmethod
+    def HandOffTask(
+        self,
+        request: _task_pb2.HandOffTaskRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.HandOffTaskResponse, _abc.Awaitable[_task_pb2.HandOffTaskResponse]]:
+        """Hands a finished task on: posts its successor, on any board, in the same atomic step
+        that records it as the task's `successor_task`; the successor's parent is the task,
+        its origin the task's origin. Exactly once per task: a retry (same request id) gets
+        the first answer, and any other hand-off of the task fails with FAILED_PRECONDITION
+        (reason ALREADY_HANDED_OFF, the successor in the metadata).
+        """
+
+    @_abc_1.abstractmethod
+    def GetLineage(
+        self,
+        request: _task_pb2.GetLineageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.GetLineageResponse, _abc.Awaitable[_task_pb2.GetLineageResponse]]:
+        """Returns a task's lineage across boards: its ancestors up to its origin and all its
+        descendants, each hop with its board, type, status and times.
         """
 
 def add_TaskServiceServicer_to_server(servicer: TaskServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

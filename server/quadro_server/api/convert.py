@@ -98,6 +98,7 @@ def task(record: TaskRecord) -> task_pb2.Task:
         scope=record.scope,
         parent_task=record.parent_task,
         origin_task=record.origin_task,
+        successor_task=record.successor_task,
     )
 
 
@@ -163,6 +164,20 @@ def _varint(value: int) -> bytes:
 # delimited). Repeated fields concatenate, so a message is its encoded events followed by
 # its positions: each event is encoded once, however many subscribers send it.
 _EVENTS_FIELD_TAG = bytes([(1 << 3) | 2])
+
+
+def lineage_hop(record: TaskRecord, depth: int) -> task_pb2.LineageHop:
+    return task_pb2.LineageHop(
+        name=record.name,
+        board=names.board_name(record.board_id),
+        task_type=record.task_type,
+        status=record.status,
+        parent_task=record.parent_task,
+        depth=depth,
+        create_time=timestamp(record.create_time),
+        update_time=timestamp(record.update_time),
+        archived=record.archived,
+    )
 
 
 def event_entry(record: EventRecord) -> bytes:

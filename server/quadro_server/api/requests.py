@@ -76,23 +76,7 @@ def post_task(request: task_pb2.PostTaskRequest, principal: str) -> commands.Pos
     board_id = v.board("parent", request.parent)
     v.optional("task_id", request.task_id, names.check_task_id)
     task = request.task
-    v.add("task.task_type", names.check_task_type(task.task_type))
-    v.text("task.label", task.label, limits.LABEL_MAX, required=True)
-    priority = limits.DEFAULT_PRIORITY
-    if task.HasField("priority"):
-        priority = v.int_range(
-            "task.priority", task.priority, limits.PRIORITY_MIN, limits.PRIORITY_MAX
-        )
-    notes = tuple(task.notes)
-    v.count("task.notes", notes, limits.NOTES_PER_TASK_MAX)
-    for i, note in enumerate(notes):
-        v.text(f"task.notes[{i}]", note, limits.NOTE_MAX, required=True)
-    if notes_size(notes) > limits.NOTES_MAX_BYTES:
-        v.add(
-            "task.notes",
-            f"notes total {notes_size(notes)} bytes; the limit is {limits.NOTES_MAX_BYTES}",
-        )
-    labels = check_labels(v, "task.labels", dict(task.labels))
+    priority, notes, labels = _task_content(v, "task", task)
     if task.parent_task:
         v.child("task.parent_task", task.parent_task, "tasks")
     request_id = v.request_id(request.request_id)
@@ -134,6 +118,60 @@ def list_tasks(request: task_pb2.ListTasksRequest, after: int) -> TaskQuery:
         task_types=task_types,
         assigned_to=request.assigned_to,
     )
+
+
+def hand_off_task(request: task_pb2.HandOffTaskRequest, principal: str) -> commands.HandOffTask:
+    v = Violations()
+    ref = v.child("name", request.name, "tasks")
+    successor_board = v.board("board", request.board)
+    v.optional("successor_id", request.successor_id, names.check_task_id)
+    successor = request.successor
+    priority, notes, labels = _task_content(v, "successor", successor)
+    v.optional("to_status", request.to_status, names.check_status)
+    v.optional("expected_status", request.expected_status, names.check_status)
+    if request.expected_status and not request.to_status:
+        v.add("expected_status", "only with to_status")
+    request_id = v.request_id(request.request_id)
+    v.raise_if_any()
+    return commands.HandOffTask(
+        board_id=ref.board_id,
+        task_id=ref.child_id,
+        successor_board_id=successor_board,
+        task_type=successor.task_type,
+        label=successor.label,
+        successor_id=request.successor_id,
+        priority=priority,
+        notes=notes,
+        labels=labels,
+        to_status=request.to_status,
+        expected_status=request.expected_status,
+        request_id=request_id,
+        principal=principal,
+    )
+
+
+def _task_content(
+    v: Violations, field: str, task: task_pb2.Task
+) -> tuple[int, tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Check what a new task is (type, label, priority, notes, labels); return the last
+    three as a command takes them."""
+    v.add(f"{field}.task_type", names.check_task_type(task.task_type))
+    v.text(f"{field}.label", task.label, limits.LABEL_MAX, required=True)
+    priority = limits.DEFAULT_PRIORITY
+    if task.HasField("priority"):
+        priority = v.int_range(
+            f"{field}.priority", task.priority, limits.PRIORITY_MIN, limits.PRIORITY_MAX
+        )
+    notes = tuple(task.notes)
+    v.count(f"{field}.notes", notes, limits.NOTES_PER_TASK_MAX)
+    for i, note in enumerate(notes):
+        v.text(f"{field}.notes[{i}]", note, limits.NOTE_MAX, required=True)
+    if notes_size(notes) > limits.NOTES_MAX_BYTES:
+        v.add(
+            f"{field}.notes",
+            f"notes total {notes_size(notes)} bytes; the limit is {limits.NOTES_MAX_BYTES}",
+        )
+    return priority, notes, check_labels(v, f"{field}.labels", dict(task.labels))
 
 
 def transition_task(

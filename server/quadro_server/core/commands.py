@@ -81,6 +81,26 @@ class PostTask(Command):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HandOffTask(Command):
+    """Post the successor of a finished task (on `successor_board_id`) and record it."""
+
+    board_id: str
+    task_id: str
+    successor_board_id: str
+    task_type: str
+    label: str
+    # Empty: the engine generates a short id.
+    successor_id: str = ""
+    priority: int = 5
+    notes: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    # Empty: the task must be terminal already. Else the terminal status it moves to
+    # first, in the same transaction, if it is in `expected_status` (when given).
+    to_status: str = ""
+    expected_status: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TransitionTask(Command):
     board_id: str
     task_id: str

@@ -16,6 +16,7 @@ from quadro_server.core.commands import (
     CreateBoard,
     DeleteData,
     ExpireRequests,
+    HandOffTask,
     Heartbeat,
     LeaseKey,
     PostResult,
@@ -57,6 +58,7 @@ from quadro_server.core.results import (
     DataResult,
     DeleteDataResult,
     ExpiredResult,
+    HandOffResult,
     HeartbeatResult,
     LeaseResult,
     StoredRequest,
@@ -102,6 +104,8 @@ class Engine:
                 return self._post_result(tx, command, now)
             case ArchiveTask():
                 return self._archive(tx, command, now)
+            case HandOffTask():
+                return self._hand_off(tx, command, now)
             case RegisterAgent():
                 return self._register_agent(tx, command, now)
             case Heartbeat():
@@ -359,21 +363,80 @@ class Engine:
         board = _board(tx, c.board_id)
         task = _live_task(tx, c.board_id, c.task_id)
         _check_expectations(task, "", c.expected_etag, 0)
-        lifecycle = board.lifecycles().profile(task.profile)
-        if not lifecycle.is_terminal(task.status):
-            raise FailedPrecondition(
-                f"{task.name} is {task.status}, which is not terminal in lifecycle "
-                f"{lifecycle.name!r}; only terminal tasks ({', '.join(sorted(lifecycle.terminals))}) "
-                "can be archived",
-                reason=reasons.NOT_TERMINAL,
-                resource=task.name,
-                metadata={"current_status": task.status, "profile": lifecycle.name},
-            )
+        _require_terminal(task, board.lifecycles().profile(task.profile), "archived")
         archived = evolve(
             task, archived=True, archive_time=now, version=task.version + 1, update_time=now
         )
         tx.update_task(archived, task)
         return Applied(TaskResult(archived, None), ())
+
+    def _hand_off(self, tx: Transaction, c: HandOffTask, now: int) -> Applied:
+        """The successor and the record of it, in one transaction: a hand-off is never
+        half done, and the parent's `successor_task` makes it happen once."""
+        board = _board(tx, c.board_id)
+        task = tx.get_task(c.board_id, c.task_id)
+        if task is None:
+            raise NotFound(names.task_name(c.board_id, c.task_id), reason=reasons.TASK_NOT_FOUND)
+        lifecycle = board.lifecycles().profile(task.profile)
+        if c.to_status:
+            task = _live_task(tx, c.board_id, c.task_id)
+            _check_expectations(task, c.expected_status, "", 0)
+            if not lifecycle.is_terminal(c.to_status):
+                raise InvalidArgument.single(
+                    "to_status",
+                    f"{c.to_status!r} is not a terminal status of lifecycle "
+                    f"{lifecycle.name!r} ({', '.join(sorted(lifecycle.terminals))})",
+                    reason=reasons.NOT_TERMINAL,
+                )
+        else:
+            _require_terminal(task, lifecycle, "handed off")
+        if task.successor_task:
+            raise FailedPrecondition(
+                f"{task.name} was already handed off, to {task.successor_task}",
+                reason=reasons.ALREADY_HANDED_OFF,
+                resource=task.name,
+                metadata={"successor_task": task.successor_task},
+            )
+        # Everything that can refuse the hand-off is checked before the first write (the
+        # engine's rule: a rejected command needs no undo): the successor's board and id.
+        _board(tx, c.successor_board_id)
+        successor_id = c.successor_id
+        if successor_id:
+            if tx.get_task(c.successor_board_id, successor_id) is not None:
+                raise AlreadyExists(
+                    names.task_name(c.successor_board_id, successor_id), reason=reasons.TASK_EXISTS
+                )
+        else:
+            successor_id = self._free_task_id(tx, c.successor_board_id)
+        moved: Applied | None = None
+        if c.to_status:
+            moved = self._move(
+                tx, task, lifecycle, c.to_status, c, now,
+                assignee="", output=None, note="", context_hash="",
+            )  # fmt: skip
+            assert isinstance(moved.result, TaskResult)
+            task = moved.result.task
+        successor = PostTask(
+            board_id=c.successor_board_id,
+            task_type=c.task_type,
+            label=c.label,
+            task_id=successor_id,
+            priority=c.priority,
+            notes=c.notes,
+            labels=c.labels,
+            parent_task=task.name,
+            principal=c.principal,
+        )
+        posted = self._post_task(tx, successor, now).result
+        assert isinstance(posted, TaskResult)
+        assert posted.event is not None
+        updated = evolve(
+            task, successor_task=posted.task.name, version=task.version + 1, update_time=now
+        )
+        tx.update_task(updated, task)
+        events = (*(moved.events if moved else ()), posted.event)
+        first = moved.events[0] if moved else None
+        return Applied(HandOffResult(updated, posted.task, posted.event, first), events)
 
     # --- agents ---------------------------------------------------------------------
 
@@ -474,6 +537,18 @@ def _live_task(tx: Transaction, board_id: str, task_id: str) -> TaskRecord:
             resource=task.name,
         )
     return task
+
+
+def _require_terminal(task: TaskRecord, lifecycle: Lifecycle, to_be: str) -> None:
+    if not lifecycle.is_terminal(task.status):
+        raise FailedPrecondition(
+            f"{task.name} is {task.status}, which is not terminal in lifecycle "
+            f"{lifecycle.name!r}; only terminal tasks ({', '.join(sorted(lifecycle.terminals))}) "
+            f"can be {to_be}",
+            reason=reasons.NOT_TERMINAL,
+            resource=task.name,
+            metadata={"current_status": task.status, "profile": lifecycle.name},
+        )
 
 
 def _agent(tx: Transaction, board_id: str, agent_id: str) -> AgentRecord:

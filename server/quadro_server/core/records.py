@@ -87,6 +87,8 @@ class TaskRecord:
     origin_task: str
     # Sequence of the task's `task_posted` event: the order tasks are listed in.
     created_sequence: int
+    # The task it was handed off to; empty if none.
+    successor_task: str = ""
 
     @property
     def name(self) -> str:

@@ -30,6 +30,16 @@ class TaskResult:
 
 
 @dataclass(frozen=True, slots=True)
+class HandOffResult:
+    task: TaskRecord
+    successor: TaskRecord
+    # The successor's `task_posted` event.
+    event: EventRecord
+    # The task's own move to a terminal status, when the hand-off made it.
+    transition_event: EventRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AgentResult:
     agent: AgentRecord
 
@@ -78,6 +88,7 @@ class ChiefCycleResult:
 Result = (
     BoardResult
     | TaskResult
+    | HandOffResult
     | AgentResult
     | HeartbeatResult
     | DataResult
@@ -104,6 +115,7 @@ codec.register(
     LeaseResult,
     BoardResult,
     TaskResult,
+    HandOffResult,
     AgentResult,
     HeartbeatResult,
     DataResult,

@@ -99,6 +99,11 @@ class Store(abc.ABC):
         ids of no task are left out."""
 
     @abc.abstractmethod
+    async def list_children(self, parent_tasks: Sequence[str], limit: int) -> list[TaskRecord]:
+        """Up to `limit` tasks, on any board, archived or not, whose parent is one of
+        these full task names, ordered by (create_time, board_id, task_id)."""
+
+    @abc.abstractmethod
     async def list_tasks(self, query: TaskQuery) -> list[TaskRecord]:
         """Tasks that are not archived, ordered by `created_sequence`."""
 

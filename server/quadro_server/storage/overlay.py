@@ -22,6 +22,7 @@ from quadro_server.core.commands import (
     Command,
     CreateBoard,
     DeleteData,
+    HandOffTask,
     Heartbeat,
     PostResult,
     PostTask,
@@ -86,6 +87,13 @@ class Loaded:
     leases: dict[str, LeaseRecord | None] = field(default_factory=dict)
 
 
+def needs_generated_id(command: Command) -> bool:
+    """Whether a command posts a task whose id the engine generates."""
+    if isinstance(command, PostTask):
+        return not command.task_id
+    return isinstance(command, HandOffTask) and not command.successor_id
+
+
 def keys_of(commands: list[Command], candidates: list[str]) -> Keys:
     """The rows a batch will certainly read, named by its commands (and the generated
     task ids it will try first)."""
@@ -109,6 +117,11 @@ def keys_of(commands: list[Command], candidates: list[str]) -> Keys:
                         keys.tasks.add((parent.board_id, parent.child_id))
                     except InvalidName:
                         pass
+            case HandOffTask():
+                keys.boards.update((command.board_id, command.successor_board_id))
+                keys.tasks.add((command.board_id, command.task_id))
+                successor_id = command.successor_id or next(id_less)
+                keys.tasks.add((command.successor_board_id, successor_id))
             case TransitionTask():
                 keys.boards.add(command.board_id)
                 keys.tasks.add((command.board_id, command.task_id))

@@ -44,6 +44,7 @@ TASK_COLUMNS = (
     "scope",
     "parent_task",
     "origin_task",
+    "successor_task",
 )
 EVENT_COLUMNS = (
     "board_id",
@@ -144,6 +145,7 @@ def task_to_row(task: TaskRecord) -> dict[str, Any]:
         "scope": task.scope,
         "parent_task": task.parent_task,
         "origin_task": task.origin_task,
+        "successor_task": task.successor_task,
     }
 
 
@@ -172,6 +174,7 @@ def task_from_row(row: Row) -> TaskRecord:
         parent_task=row["parent_task"],
         origin_task=row["origin_task"],
         created_sequence=row["created_sequence"],
+        successor_task=row["successor_task"],
     )
 
 

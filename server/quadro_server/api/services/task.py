@@ -1,4 +1,4 @@
-"""TaskService: post, read, list, move, complete and archive tasks."""
+"""TaskService: post, read, list, move, complete, archive and hand off tasks; lineage."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import grpc
 from quadro import reasons
 from quadro.v1 import task_pb2, task_pb2_grpc
 from quadro_server.api import convert, pagination, requests
+from quadro_server.api.lineage import read_lineage
 from quadro_server.api.services.context import ServiceContext, result_of
 from quadro_server.core import names
 from quadro_server.core.errors import NotFound
-from quadro_server.core.results import TaskResult
+from quadro_server.core.records import TaskRecord
+from quadro_server.core.results import HandOffResult, TaskResult
 
 Context = grpc.aio.ServicerContext[object, object]
 
@@ -20,6 +22,16 @@ Context = grpc.aio.ServicerContext[object, object]
 class TaskService(task_pb2_grpc.TaskServiceServicer):
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
+
+    async def _require_task(self, name: str) -> TaskRecord:
+        """The task named in a request's `name`, archived or not; else NOT_FOUND."""
+        ref = requests.task_name("name", name)
+        task = await self._ctx.store.get_task(ref.board_id, ref.child_id)
+        if task is None:
+            raise NotFound(
+                names.task_name(ref.board_id, ref.child_id), reason=reasons.TASK_NOT_FOUND
+            )
+        return task
 
     async def PostTask(
         self, request: task_pb2.PostTaskRequest, context: Context
@@ -34,12 +46,7 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
     async def GetTask(
         self, request: task_pb2.GetTaskRequest, context: Context
     ) -> task_pb2.GetTaskResponse:
-        ref = requests.task_name("name", request.name)
-        task = await self._ctx.store.get_task(ref.board_id, ref.child_id)
-        if task is None:
-            raise NotFound(
-                names.task_name(ref.board_id, ref.child_id), reason=reasons.TASK_NOT_FOUND
-            )
+        task = await self._require_task(request.name)
         return task_pb2.GetTaskResponse(task=convert.task(task))
 
     async def ListTasks(
@@ -80,3 +87,29 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
         command = requests.archive_task(request, self._ctx.principal(context))
         result = result_of(await self._ctx.store.execute(command), TaskResult)
         return task_pb2.ArchiveTaskResponse(task=convert.task(result.task))
+
+    async def HandOffTask(
+        self, request: task_pb2.HandOffTaskRequest, context: Context
+    ) -> task_pb2.HandOffTaskResponse:
+        command = requests.hand_off_task(request, self._ctx.principal(context))
+        result = result_of(await self._ctx.store.execute(command), HandOffResult)
+        response = task_pb2.HandOffTaskResponse(
+            task=convert.task(result.task),
+            successor=convert.task(result.successor),
+            event=convert.event(result.event),
+        )
+        if result.transition_event is not None:
+            response.transition_event.CopyFrom(convert.event(result.transition_event))
+        return response
+
+    async def GetLineage(
+        self, request: task_pb2.GetLineageRequest, context: Context
+    ) -> task_pb2.GetLineageResponse:
+        task = await self._require_task(request.name)
+        lineage = await read_lineage(self._ctx.store, task)
+        return task_pb2.GetLineageResponse(
+            task=convert.lineage_hop(lineage.task.task, lineage.task.depth),
+            ancestors=[convert.lineage_hop(h.task, h.depth) for h in lineage.ancestors],
+            descendants=[convert.lineage_hop(h.task, h.depth) for h in lineage.descendants],
+            truncated=lineage.truncated,
+        )

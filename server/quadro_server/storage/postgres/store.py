@@ -37,7 +37,7 @@ from psycopg_pool import AsyncConnectionPool
 from quadro import reasons
 from quadro_server.core import globs, ids
 from quadro_server.core.clock import now_us
-from quadro_server.core.commands import Command, ExpireRequests, PostTask
+from quadro_server.core.commands import Command, ExpireRequests
 from quadro_server.core.engine import Engine
 from quadro_server.core.errors import Internal, QuadroError, Unavailable
 from quadro_server.core.records import (
@@ -61,6 +61,7 @@ from quadro_server.storage.overlay import (
     Overlay,
     assignees_of,
     keys_of,
+    needs_generated_id,
 )
 from quadro_server.storage.postgres.feed import EventFeed
 
@@ -182,9 +183,7 @@ class PostgresStore(BatchingStore):
         self, conn: Conn, commands: list[Command], now: int
     ) -> list[Applied | QuadroError]:
         candidates = [
-            ids.new_task_id(ids.DEFAULT_LENGTH)
-            for c in commands
-            if isinstance(c, PostTask) and not c.task_id
+            ids.new_task_id(ids.DEFAULT_LENGTH) for c in commands if needs_generated_id(c)
         ]
         loaded = Loaded()
         await self._load(conn, keys_of(commands, candidates), loaded)
@@ -449,6 +448,21 @@ class PostgresStore(BatchingStore):
         result: dict[str, TaskRecord] = await self._read(run)
         return result
 
+    async def list_children(self, parent_tasks: Sequence[str], limit: int) -> list[TaskRecord]:
+        async def run(conn: Conn) -> list[TaskRecord]:
+            found = await _all(
+                conn,
+                "SELECT * FROM tasks WHERE parent_task <> '' AND parent_task = ANY(%s) "
+                "ORDER BY create_time, board_id, task_id LIMIT %s",
+                (list(parent_tasks), limit),
+            )
+            return [rows.task_from_row(r) for r in found]
+
+        if not parent_tasks:
+            return []
+        result: list[TaskRecord] = await self._read(run)
+        return result
+
     async def list_tasks(self, query: TaskQuery) -> list[TaskRecord]:
         sql = ["SELECT * FROM tasks WHERE board_id = %s AND archived = 0 AND created_sequence > %s"]
         args: list[Any] = [query.board_id, query.after_sequence]
@@ -616,7 +630,7 @@ _TYPES: dict[str, str] = {
     "labels": "text", "context_snapshot_hash": "text", "attempt": "bigint",
     "version": "bigint", "archived": "integer", "heartbeat_time": "bigint",
     "update_time": "bigint", "archive_time": "bigint", "parent_task": "text",
-    "origin_task": "text", "sequence": "bigint", "type": "text", "agent": "text",
+    "origin_task": "text", "successor_task": "text", "sequence": "bigint", "type": "text", "agent": "text",
     "from_status": "text", "to_status": "text", "payload": "text", "request_id": "text",
     "principal": "text", "agent_id": "text", "display_name": "text",
     "capabilities": "text", "concurrency": "integer", "active_tasks": "integer",

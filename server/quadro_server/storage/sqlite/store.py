@@ -272,6 +272,18 @@ class SqliteStore(BatchingStore):
 
         return self._read_now(run) if task_ids else {}
 
+    async def list_children(self, parent_tasks: Sequence[str], limit: int) -> list[TaskRecord]:
+        def run(conn: sqlite3.Connection) -> list[TaskRecord]:
+            marks = ", ".join("?" * len(parent_tasks))
+            cursor = conn.execute(
+                f"SELECT * FROM tasks WHERE parent_task <> '' AND parent_task IN ({marks}) "
+                "ORDER BY create_time, board_id, task_id LIMIT ?",
+                [*parent_tasks, limit],
+            )
+            return [rows.task_from_row(r) for r in cursor]
+
+        return await self._read(run) if parent_tasks else []
+
     async def list_tasks(self, query: TaskQuery) -> list[TaskRecord]:
         def run(conn: sqlite3.Connection) -> list[TaskRecord]:
             sql = [
