@@ -218,12 +218,14 @@ def agent_id(caller: int) -> str:
     return f"caller-{caller}"
 
 
-def transitions(clients: Sequence[quadro.AsyncClient], per_channel: int) -> Unit:
+def transitions(
+    clients: Sequence[quadro.AsyncClient], per_channel: int, board: str = BOARD
+) -> Unit:
     """A task's whole life, as a worker lives it: post, take, deliver."""
 
     async def unit(i: int, recorder: Recorder) -> None:
         client, agent = clients[i // per_channel], agent_id(i)
-        posted = await recorder.time(client.post_task(BOARD, TASK_TYPE, "benchmark task"))
+        posted = await recorder.time(client.post_task(board, TASK_TYPE, "benchmark task"))
         taken = await recorder.time(
             client.transition_task(posted.task.name, "IN_PROGRESS", assignee=agent)
         )

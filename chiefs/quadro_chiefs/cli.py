@@ -6,7 +6,7 @@ import argparse
 import os
 
 import quadro
-from quadro.cli.common import load_callable
+from quadro.cli.common import client_settings, load_callable
 from quadro.cli.runtime import add_runtime_command, run_until_signalled
 from quadro_chiefs.cadence import parse_cadence
 from quadro_chiefs.chief import ChiefAgent
@@ -107,7 +107,9 @@ def ombudsman_from(client: quadro.AsyncClient, args: argparse.Namespace) -> Ombu
 async def _chief(args: argparse.Namespace) -> int:
     cadence = parse_cadence(args.cadence)
     policy = load_callable(args.policy) if args.policy else default_policy
-    async with quadro.AsyncClient(args.server, timeout=args.timeout) as client:
+    async with quadro.AsyncClient(
+        args.server, timeout=args.timeout, **client_settings(args)
+    ) as client:
         chief = ChiefAgent(
             client, args.name, args.board, task_types=args.task_type, cadence=cadence, policy=policy
         )
@@ -128,7 +130,9 @@ async def _chief(args: argparse.Namespace) -> int:
 
 
 async def _ombudsman(args: argparse.Namespace) -> int:
-    async with quadro.AsyncClient(args.server, timeout=args.timeout) as client:
+    async with quadro.AsyncClient(
+        args.server, timeout=args.timeout, **client_settings(args)
+    ) as client:
         ombudsman = ombudsman_from(client, args)
         boards = ", ".join(args.board) or "every board"
         await run_until_signalled(

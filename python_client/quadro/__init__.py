@@ -15,7 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from quadro import errors, names
+    from quadro import errors, names, tls
     from quadro._assignment import Assignment
     from quadro._async_client import AsyncAssignments, AsyncClient, AsyncSubscription
     from quadro._requests import event_type_name, from_value, to_value
@@ -35,6 +35,7 @@ __all__ = [
     "event_type_name",
     "from_value",
     "names",
+    "tls",
     "to_value",
 ]
 
@@ -51,6 +52,7 @@ _LAZY = {
     "to_value": ("quadro._requests", "to_value"),
     "event_type_name": ("quadro._requests", "event_type_name"),
     "errors": ("quadro.errors", None),
+    "tls": ("quadro.tls", None),
     "names": ("quadro.names", None),
 }
 

@@ -54,15 +54,20 @@ class Client:
         metadata: Sequence[tuple[str, str]] = (),
         credentials: grpc.ChannelCredentials | None = None,
         channel_options: Sequence[tuple[str, Any]] = (),
+        token: str | None = None,
     ) -> None:
         """`target` is one address, or several server replicas with client-side load
         balancing, e.g. `ipv4:10.0.0.1:50051,10.0.0.2:50051` with
         `channel_options=[("grpc.lb_policy_name", "round_robin")]`: a call that fails
-        because a replica died is retried (same request id) on another."""
+        because a replica died is retried (same request id) on another. `token` is the
+        API token of a server with authentication; `credentials` makes the channel TLS
+        (see `quadro.tls.channel_credentials`)."""
         self.target = target
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._metadata = tuple(metadata)
+        if token:
+            self._metadata += (("authorization", f"Bearer {token}"),)
         options = [*_requests.CHANNEL_OPTIONS, *channel_options]
         if credentials is None:
             self._channel = _sync_io.insecure_channel(target, options)

@@ -14,7 +14,8 @@ from typing import Any
 
 from quadro import limits
 from quadro_server.api import convert
-from quadro_server.api.server import serve_until_signalled
+from quadro_server.api.auth import Authenticator, ConfigError
+from quadro_server.api.server import ServerTls, serve_until_signalled
 from quadro_server.api.services.context import ServiceContext
 from quadro_server.api.streams import StreamLimits
 from quadro_server.storage import describe, open_store
@@ -30,10 +31,12 @@ examples:
   quadro serve --store /var/lib/quadro.db --durability fast
   quadro serve --store postgresql://quadro@db:5432/quadro  # one of several replicas
   QUADRO_PORT=6000 quadro serve
+  quadro serve --host 0.0.0.0 --auth-config auth.yaml --tls-cert srv.pem --tls-key srv.key
 
 environment: QUADRO_HOST, QUADRO_PORT, QUADRO_STORE, QUADRO_DURABILITY,
 QUADRO_SHUTDOWN_GRACE, QUADRO_AGENT_OFFLINE_AFTER, QUADRO_MAX_STREAMS,
-QUADRO_MAX_STREAMS_PER_CALLER, QUADRO_STREAM_WINDOW (each overridden by its flag)
+QUADRO_MAX_STREAMS_PER_CALLER, QUADRO_STREAM_WINDOW, QUADRO_AUTH_CONFIG,
+QUADRO_TLS_CERT, QUADRO_TLS_KEY, QUADRO_TLS_CLIENT_CA (each overridden by its flag)
 """
 
 
@@ -107,6 +110,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "behind read from the store (default 8192)",
     )
     parser.add_argument(
+        "--auth-config",
+        default=env("QUADRO_AUTH_CONFIG"),
+        help="YAML file of API tokens (as SHA-256 hashes) with their roles and scopes; "
+        "without it every caller is anonymous with full access (see `quadro auth`)",
+    )
+    parser.add_argument(
+        "--tls-cert", default=env("QUADRO_TLS_CERT"), help="server certificate chain (PEM)"
+    )
+    parser.add_argument("--tls-key", default=env("QUADRO_TLS_KEY"), help="server key (PEM)")
+    parser.add_argument(
+        "--tls-client-ca",
+        default=env("QUADRO_TLS_CLIENT_CA"),
+        help="CA (PEM) that signs client certificates: mutual TLS, every client must present one",
+    )
+    parser.add_argument(
         "--allow-remote-without-auth",
         action="store_true",
         help="bind a non-loopback address although no authentication is "
@@ -136,12 +154,32 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _tls(args: argparse.Namespace) -> ServerTls | None:
+    if not (args.tls_cert or args.tls_key or args.tls_client_ca):
+        return None
+    if not (args.tls_cert and args.tls_key):
+        raise ConfigError("TLS needs both --tls-cert and --tls-key")
+    with open(args.tls_cert, "rb") as cert, open(args.tls_key, "rb") as key:
+        chain, private_key = cert.read(), key.read()
+    client_ca = None
+    if args.tls_client_ca:
+        with open(args.tls_client_ca, "rb") as ca:
+            client_ca = ca.read()
+    return ServerTls(chain, private_key, client_ca)
+
+
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     log = logging.getLogger("quadro.serve")
-    if not _is_loopback(args.host):
+    try:
+        auth = Authenticator.from_file(args.auth_config) if args.auth_config else None
+        tls = _tls(args)
+    except (ConfigError, OSError) as exc:
+        print(f"quadro serve: {exc}", file=sys.stderr)
+        return 2
+    if auth is None and not _is_loopback(args.host):
         if not args.allow_remote_without_auth:
             print(
                 f"quadro serve: refusing to bind {args.host}: no authentication is configured, "
@@ -165,8 +203,15 @@ def run(args: argparse.Namespace) -> int:
     def ready(port: int) -> None:
         where = describe(args.store) if "://" in args.store else os.path.abspath(args.store)
         durability = args.durability if "://" not in args.store else "as configured"
+        security = ", ".join(
+            (
+                "auth" if auth is not None else "no auth",
+                "mutual TLS" if tls and tls.client_ca else "TLS" if tls else "no TLS",
+            )
+        )
         print(
-            f"quadro: serving on {args.host}:{port} (store {where}, durability {durability})",
+            f"quadro: serving on {args.host}:{port} (store {where}, durability {durability}; "
+            f"{security})",
             flush=True,
         )
 
@@ -174,7 +219,14 @@ def run(args: argparse.Namespace) -> int:
         companions = [functools.partial(c.serve_companion, args) for c in args.companions]
         asyncio.run(
             serve_until_signalled(
-                store, ctx, f"{host}:{args.port}", args.shutdown_grace, ready, companions
+                store,
+                ctx,
+                f"{host}:{args.port}",
+                args.shutdown_grace,
+                ready,
+                companions,
+                auth=auth,
+                tls=tls,
             )
         )
     except OSError as exc:

@@ -29,7 +29,10 @@ class ServerProcess:
         *extra_args: str,
         env: dict[str, str] | None = None,
         log_dir: Path | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
+        """`credentials`: how to reach a TLS server for the health check."""
+        self.credentials = credentials
         self.store = str(store)
         self.extra_args = extra_args
         self.env = env
@@ -79,7 +82,12 @@ class ServerProcess:
         return self
 
     def _wait_healthy(self, deadline: float) -> None:
-        with grpc.insecure_channel(self.address) as channel:
+        channel = (
+            grpc.insecure_channel(self.address)
+            if self.credentials is None
+            else grpc.secure_channel(self.address, self.credentials)
+        )
+        with channel:
             stub = health_pb2_grpc.HealthStub(channel)
             while True:
                 try:

@@ -7,7 +7,7 @@ import os
 import socket
 
 import quadro
-from quadro.cli.common import load_callable
+from quadro.cli.common import client_settings, load_callable
 from quadro.cli.runtime import add_runtime_command, run_until_signalled
 from quadro_workers.worker import Worker
 
@@ -69,7 +69,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 async def _work(args: argparse.Namespace) -> int:
     handler = load_callable(args.work_handler)
     review = load_callable(args.review_handler) if args.review_handler else None
-    async with quadro.AsyncClient(args.server, timeout=args.timeout) as client:
+    async with quadro.AsyncClient(
+        args.server, timeout=args.timeout, **client_settings(args)
+    ) as client:
         worker = Worker(
             client,
             args.board,

@@ -66,7 +66,38 @@ def connection_options() -> argparse.ArgumentParser:
         help="seconds per call (env QUADRO_TIMEOUT, default 10)",
     )
     group.add_argument("--json", action="store_true", help="print JSON for scripts")
+    group.add_argument(
+        "--token",
+        default=os.environ.get("QUADRO_TOKEN"),
+        help="API token of a server with authentication (env QUADRO_TOKEN)",
+    )
+    group.add_argument(
+        "--tls",
+        action="store_true",
+        default=bool(os.environ.get("QUADRO_TLS")),
+        help="connect with TLS, trusting the system's CAs (env QUADRO_TLS=1)",
+    )
+    for flag, env, what in (
+        (
+            "--tls-ca",
+            "QUADRO_TLS_CA",
+            "CA certificate (PEM) to trust for the server; implies --tls",
+        ),
+        ("--tls-cert", "QUADRO_TLS_CERT", "client certificate (PEM) for mutual TLS"),
+        ("--tls-key", "QUADRO_TLS_KEY", "client private key (PEM) for mutual TLS"),
+    ):
+        group.add_argument(flag, default=os.environ.get(env), help=f"{what} (env {env})")
     return parent
+
+
+def client_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The client's keyword arguments from the connection options: token and TLS."""
+    settings: dict[str, Any] = {"token": args.token}
+    if args.tls or args.tls_ca or args.tls_cert or args.tls_key:
+        settings["credentials"] = quadro.tls.channel_credentials(
+            args.tls_ca, args.tls_cert, args.tls_key
+        )
+    return settings
 
 
 def add_command(
@@ -94,7 +125,8 @@ def run(handler: Handler, args: argparse.Namespace) -> int:
     code, never a traceback."""
     retry = quadro.RetryPolicy(max_attempts=3)
     try:
-        with quadro.Client(args.server, timeout=args.timeout, retry=retry) as client:
+        settings = client_settings(args)
+        with quadro.Client(args.server, timeout=args.timeout, retry=retry, **settings) as client:
             handler(client, args)
             sys.stdout.flush()
     except BrokenPipeError:

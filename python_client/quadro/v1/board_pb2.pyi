@@ -56,7 +56,8 @@ class Board(_message.Message):
     SCOPE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, `boards/{board}`. The board id is 1-63 characters of lowercase
-    letters, digits and hyphens, starting with a letter and not ending with a hyphen.
+    letters, digits and hyphens, starting with a letter and not ending with a hyphen,
+    optionally after a scope and a dot: `acme.claims` is a board of the tenant `acme`.
     """
     display_name: _builtins.str
     """Free text for people, at most 256 characters. Optional."""
@@ -65,7 +66,9 @@ class Board(_message.Message):
     head_sequence: _builtins.int
     """Output only. Sequence number of the last event written on this board (0 when none)."""
     scope: _builtins.str
-    """Tenant the board belongs to. Empty is the default scope."""
+    """Output only. Tenant the board belongs to: the part of its id before the dot, or
+    empty (the default scope) for an id without one.
+    """
     @_builtins.property
     def profiles(self) -> _containers.MessageMap[_builtins.str, Global___LifecycleProfile]:
         """Lifecycle profiles by name. On input: the custom profiles (at most 64; the names

@@ -4,6 +4,8 @@
   answered with INVALID_ARGUMENT instead of the transport's generic INTERNAL.
 - A QuadroError raised by a handler becomes a gRPC status with typed details.
 - Any other exception is logged and answered with INTERNAL, saying nothing of internals.
+- Every call first passes the gate (authentication, roles, scopes); the handler finds
+  the caller in `gate.CALLER`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from quadro import reasons
+from quadro_server.api.gate import CALLER, Gate
 from quadro_server.api.status import to_status
 from quadro_server.core.errors import FieldViolation, Internal, InvalidArgument, QuadroError
 
@@ -77,7 +80,8 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: BaseExcepti
 class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Decode errors and domain errors to statuses, for unary and server-streaming RPCs."""
 
-    def __init__(self) -> None:
+    def __init__(self, gate: Gate | None = None) -> None:
+        self._gate = gate or Gate(None)
         # Handlers never change once registered: wrap each one once, not on every call.
         self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
@@ -94,20 +98,37 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             handler = await continuation(handler_call_details)
             if handler is None:
                 return handler
-            wrapped = self._wrapped[method] = _wrap(handler)
+            admit = _admission(self._gate, method)
+            wrapped = self._wrapped[method] = _wrap(handler, admit)
         return wrapped
 
 
-def _wrap(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
+Admit = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], None]
+
+
+def _admission(gate: Gate, method: str) -> Admit:
+    """What a call of `method` passes before its handler: nothing without auth."""
+    if gate.auth is None:
+        return lambda request, context: None
+
+    def admit(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        CALLER.set(gate.admit(method, request, context))
+
+    return admit
+
+
+def _wrap(
+    handler: grpc.RpcMethodHandler[Any, Any], admit: Admit
+) -> grpc.RpcMethodHandler[Any, Any]:
     if handler.unary_unary is not None:
         return grpc.unary_unary_rpc_method_handler(
-            _wrap_unary(handler.unary_unary),
+            _wrap_unary(handler.unary_unary, admit),
             request_deserializer=_tolerant(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )
     if handler.unary_stream is not None:
         return grpc.unary_stream_rpc_method_handler(
-            _wrap_stream(handler.unary_stream),
+            _wrap_stream(handler.unary_stream, admit),
             request_deserializer=_tolerant(handler.request_deserializer),
             response_serializer=_bytes_pass_through(handler.response_serializer),
         )
@@ -116,13 +137,15 @@ def _wrap(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any
 
 @contextlib.asynccontextmanager
 async def _statuses(
-    request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    request: Any, context: grpc.aio.ServicerContext[Any, Any], admit: Admit
 ) -> AsyncIterator[None]:
-    """Answer an undecodable request, and any error the handler raises, with a status."""
+    """Answer an undecodable request, a refused caller, and any error the handler
+    raises, with a status."""
     error = _as_error(request)
     if error is not None:
         await _abort(context, error)
     try:
+        admit(request, context)
         yield
     except grpc.aio.AbortError:
         raise
@@ -130,21 +153,21 @@ async def _statuses(
         await _abort(context, exc)
 
 
-def _wrap_unary(behaviour: Any) -> Any:
+def _wrap_unary(behaviour: Any, admit: Admit) -> Any:
     async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        async with _statuses(request, context):
+        async with _statuses(request, context, admit):
             return await behaviour(request, context)
 
     return unary
 
 
-def _wrap_stream(behaviour: Any) -> Any:
+def _wrap_stream(behaviour: Any, admit: Admit) -> Any:
     # grpc.aio runs a coroutine handler as one that writes its messages itself
     # (`context.write`), and iterates any other: the wrapper must keep the same kind.
     if inspect.iscoroutinefunction(behaviour):
 
         async def writer(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-            async with _statuses(request, context):
+            async with _statuses(request, context, admit):
                 await behaviour(request, context)
 
         return writer
@@ -152,7 +175,7 @@ def _wrap_stream(behaviour: Any) -> Any:
     async def stream(
         request: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[Any]:
-        async with _statuses(request, context):
+        async with _statuses(request, context, admit):
             async for item in behaviour(request, context):
                 yield item
 

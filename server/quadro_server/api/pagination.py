@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from google.protobuf.message import Message
 
 from quadro import limits, reasons
+from quadro_server.api.gate import CALLER
 from quadro_server.core.errors import InvalidArgument
 
 T = TypeVar("T")
@@ -23,12 +24,17 @@ M = TypeVar("M", bound=Message)
 
 
 def _digest(request: Message) -> str:
-    # Everything but the paging fields decides what the listing is.
+    # Everything but the paging fields decides what the listing is, and so do the
+    # caller's scopes: a token is never valid for a caller who sees other tenants.
     shape = type(request)()
     shape.CopyFrom(request)
     for paging in ("page_token", "page_size"):
         shape.ClearField(paging)
-    return hashlib.sha256(shape.SerializeToString(deterministic=True)).hexdigest()[:16]
+    digest = hashlib.sha256(shape.SerializeToString(deterministic=True))
+    scopes = CALLER.get().scopes
+    if scopes is not None:
+        digest.update("\x1f".join(sorted(scopes)).encode())
+    return digest.hexdigest()[:16]
 
 
 def encode(request: Message, position: Any) -> str:

@@ -8,8 +8,10 @@ import contextlib
 import gc
 import logging
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +38,8 @@ from quadro.v1 import (
     task_pb2,
     task_pb2_grpc,
 )
+from quadro_server.api.auth import Authenticator, Principal, new_token
+from quadro_server.api.gate import Gate
 from quadro_server.api.interceptors import ErrorInterceptor
 from quadro_server.api.services.agent import AgentService
 from quadro_server.api.services.board import BoardService
@@ -68,6 +72,23 @@ _CHANNEL_OPTIONS = [
 ]
 
 
+@dataclass(frozen=True)
+class ServerTls:
+    """PEM certificate chain and key of the server; with `client_ca`, mutual TLS: a
+    client must present a certificate that CA signed."""
+
+    certificate_chain: bytes
+    private_key: bytes
+    client_ca: bytes | None = None
+
+    def credentials(self) -> grpc.ServerCredentials:
+        return grpc.ssl_server_credentials(
+            [(self.private_key, self.certificate_chain)],
+            root_certificates=self.client_ca,
+            require_client_auth=self.client_ca is not None,
+        )
+
+
 @dataclass
 class RunningServer:
     server: grpc.aio.Server
@@ -84,9 +105,20 @@ class RunningServer:
         await self.server.stop(grace)
 
 
-async def start_server(ctx: ServiceContext, address: str) -> RunningServer:
-    """Start serving `ctx.store` on `address` (`host:port`, port 0 picks one)."""
-    server = grpc.aio.server(interceptors=[ErrorInterceptor()], options=_CHANNEL_OPTIONS)
+async def start_server(
+    ctx: ServiceContext,
+    address: str,
+    *,
+    auth: Authenticator | None = None,
+    tls: ServerTls | None = None,
+    local_socket: str | None = None,
+) -> RunningServer:
+    """Start serving `ctx.store` on `address` (`host:port`, port 0 picks one): with
+    `auth`, to callers with a token only; with `tls`, over TLS. `local_socket` is a Unix
+    socket path served without TLS, for clients in this process (it still needs a
+    token)."""
+    interceptor = ErrorInterceptor(Gate(auth))
+    server = grpc.aio.server(interceptors=[interceptor], options=_CHANNEL_OPTIONS)
     board_pb2_grpc.add_BoardServiceServicer_to_server(BoardService(ctx), server)
     task_pb2_grpc.add_TaskServiceServicer_to_server(TaskService(ctx), server)
     event_pb2_grpc.add_EventServiceServicer_to_server(EventService(ctx), server)
@@ -103,9 +135,14 @@ async def start_server(ctx: ServiceContext, address: str) -> RunningServer:
         ),
         server,
     )
-    port = server.add_insecure_port(address)
+    if tls is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, tls.credentials())
     if port == 0:
         raise OSError(f"could not bind {address}")
+    if local_socket is not None:
+        server.add_insecure_port(f"unix:{local_socket}")
     await server.start()
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -135,6 +172,9 @@ async def serve_until_signalled(
     grace: float,
     on_ready: Callable[[int], None] | None = None,
     companions: Sequence[Companion] = (),
+    *,
+    auth: Authenticator | None = None,
+    tls: ServerTls | None = None,
 ) -> None:
     """Run until SIGTERM or SIGINT, then drain: stop the companions, refuse new calls,
     finish running ones within `grace` seconds, flush the store, exit."""
@@ -145,13 +185,22 @@ async def serve_until_signalled(
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await store.start()
-    running = await start_server(ctx, address)
+    # Companions are clients like any other: with auth they get a token of their own
+    # (known to this process only); with TLS they talk over a private Unix socket.
+    token: str | None = None
+    if auth is not None and companions:
+        token = new_token()
+        auth.add(token, Principal("quadro-serve", frozenset({"chief"}), None))
+    private = tempfile.mkdtemp(prefix="quadro-") if tls is not None and companions else None
+    socket_path = os.path.join(private, "companions.sock") if private else None
+    running = await start_server(ctx, address, auth=auth, tls=tls, local_socket=socket_path)
     _tune_garbage_collector()
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     housekeeping = asyncio.create_task(run_housekeeping(store, holder), name="housekeeping")
     if on_ready is not None:
         on_ready(running.port)
-    async with _Companions(companions, _local_target(address, running.port)):
+    target = f"unix:{socket_path}" if socket_path else _local_target(address, running.port)
+    async with _Companions(companions, target, token):
         await stop.wait()
         log.info("draining (grace %.1fs)", grace)
     try:
@@ -159,6 +208,8 @@ async def serve_until_signalled(
     finally:
         housekeeping.cancel()
         await store.close()
+        if private is not None:
+            shutil.rmtree(private, ignore_errors=True)
 
 
 def _local_target(address: str, port: int) -> str:
@@ -174,9 +225,10 @@ class _Companions:
     """Clients of the server that run in its process (the Ombudsman), through the API
     like any other client. They stop before the server drains."""
 
-    def __init__(self, factories: Sequence[Companion], target: str) -> None:
+    def __init__(self, factories: Sequence[Companion], target: str, token: str | None) -> None:
         self._factories = factories
         self._target = target
+        self._token = token
         self._client: quadro.AsyncClient | None = None
         self._runners: list[Any] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -184,7 +236,7 @@ class _Companions:
     async def __aenter__(self) -> None:
         if not self._factories:
             return
-        self._client = quadro.AsyncClient(self._target)
+        self._client = quadro.AsyncClient(self._target, token=self._token)
         for factory in self._factories:
             runner = factory(self._client)
             if runner is not None:

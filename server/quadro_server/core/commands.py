@@ -24,6 +24,11 @@ class LeaseKey:
     epoch: int
 
 
+# Principals whose request ids are keyed as they are: the one caller of a server without
+# authentication, and internal commands.
+_SHARED_NAMESPACE = ("", "anonymous")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Command:
     # Idempotency key; empty disables deduplication.
@@ -32,6 +37,14 @@ class Command:
     principal: str = ""
     # For the work of singleton jobs: the lease the command is applied under.
     lease: LeaseKey | None = None
+
+    @property
+    def request_key(self) -> str:
+        """What the command is deduplicated by: its request id, in the principal's own
+        namespace, so that one caller's request ids never meet another's."""
+        if self.principal in _SHARED_NAMESPACE:
+            return self.request_id
+        return f"{self.principal}\x1f{self.request_id}"
 
     def fingerprint(self) -> str:
         """Digest of what the command asks for, request id and principal excluded: a retry
@@ -64,7 +77,6 @@ class CreateBoard(Command):
     profiles: tuple[tuple[str, tuple[Pair, ...]], ...] = ()
     task_type_rules: tuple[tuple[str, str], ...] = ()
     default_profile: str = ""
-    scope: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,6 +128,8 @@ class TransitionTask(Command):
     attempt: int = 0
     # Microseconds; None skips the liveness check.
     if_quiet_for_us: int | None = None
+    # Non-empty: a worker's own move, allowed only on a task assigned to one of these.
+    acting_agents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -79,7 +79,7 @@ class Engine:
         if command.lease is not None:
             _check_lease(tx, command.lease, now)
         if command.request_id:
-            stored = tx.get_request(command.request_id)
+            stored = tx.get_request(command.request_key)
             fingerprint = command.fingerprint()
             if stored is not None:
                 if stored.fingerprint != fingerprint:
@@ -88,7 +88,7 @@ class Engine:
         applied = self._dispatch(tx, command, now)
         if command.request_id:
             tx.put_request(
-                StoredRequest(command.request_id, fingerprint, codec.dumps(applied.result), now)
+                StoredRequest(command.request_key, fingerprint, codec.dumps(applied.result), now)
             )
         return applied
 
@@ -139,7 +139,7 @@ class Engine:
             profiles=c.profiles,
             task_type_rules=c.task_type_rules,
             default_profile=c.default_profile or "review_required",
-            scope=c.scope,
+            scope=names.scope_of(c.board_id),
             create_time=now,
         )
         tx.insert_board(board)
@@ -161,6 +161,7 @@ class Engine:
         origin = name
         if c.parent_task:
             parent_ref = names.parse_child_name(c.parent_task, "tasks")
+            _check_lineage_scope(c.parent_task, c.board_id)
             parent = tx.get_task(parent_ref.board_id, parent_ref.child_id)
             if parent is None:
                 raise NotFound(c.parent_task, reason=reasons.TASK_NOT_FOUND)
@@ -210,6 +211,8 @@ class Engine:
         board = _board(tx, c.board_id)
         task = _live_task(tx, c.board_id, c.task_id)
         _check_expectations(task, c.expected_status, c.expected_etag, c.attempt)
+        if c.acting_agents and task.assigned_to not in c.acting_agents:
+            raise _not_assignee(task, " or ".join(c.acting_agents))
         if c.if_quiet_for_us is not None:
             _check_quiet(task, c.if_quiet_for_us, now)
         lifecycle = board.lifecycles().profile(task.profile)
@@ -400,6 +403,7 @@ class Engine:
         # Everything that can refuse the hand-off is checked before the first write (the
         # engine's rule: a rejected command needs no undo): the successor's board and id.
         _board(tx, c.successor_board_id)
+        _check_lineage_scope(task.name, c.successor_board_id)
         successor_id = c.successor_id
         if successor_id:
             if tx.get_task(c.successor_board_id, successor_id) is not None:
@@ -537,6 +541,17 @@ def _live_task(tx: Transaction, board_id: str, task_id: str) -> TaskRecord:
             resource=task.name,
         )
     return task
+
+
+def _check_lineage_scope(parent_task: str, board_id: str) -> None:
+    parent_board = names.parse_child_name(parent_task, "tasks").board_id
+    if names.scope_of(parent_board) != names.scope_of(board_id):
+        raise FailedPrecondition(
+            f"{parent_task} is in another scope than {names.board_name(board_id)}: a "
+            "lineage stays within one tenant",
+            reason=reasons.CROSS_SCOPE_LINEAGE,
+            resource=parent_task,
+        )
 
 
 def _require_terminal(task: TaskRecord, lifecycle: Lifecycle, to_be: str) -> None:

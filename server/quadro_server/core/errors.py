@@ -18,6 +18,8 @@ class Code(enum.Enum):
     ALREADY_EXISTS = "ALREADY_EXISTS"
     FAILED_PRECONDITION = "FAILED_PRECONDITION"
     ABORTED = "ABORTED"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
     RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
     UNAVAILABLE = "UNAVAILABLE"
     INTERNAL = "INTERNAL"
@@ -89,6 +91,14 @@ class AlreadyExists(QuadroError):
 
 class FailedPrecondition(QuadroError):
     code = Code.FAILED_PRECONDITION
+
+
+class Unauthenticated(QuadroError):
+    code = Code.UNAUTHENTICATED
+
+
+class PermissionDenied(QuadroError):
+    code = Code.PERMISSION_DENIED
 
 
 class TransitionRejected(FailedPrecondition):

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 from quadro import limits
 
-_BOARD_ID = re.compile(r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_LABEL = r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_SCOPE = re.compile(r"[a-z](?:[a-z0-9-]{0,29}[a-z0-9])?")
+# `claims`, or `acme.claims` for a board of the tenant `acme`.
+_BOARD_ID = re.compile(rf"(?:{_SCOPE.pattern}\.)?{_LABEL}")
 _TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _AGENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}")
 _DATA_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,256}")
@@ -32,12 +35,30 @@ def _check(pattern: re.Pattern[str], value: str, what: str, rule: str) -> str | 
 
 
 def check_board_id(value: str) -> str | None:
+    rule = (
+        f"1-{limits.BOARD_ID_MAX} characters: lowercase letters, digits and hyphens, "
+        "starting with a letter and not ending with a hyphen, optionally after a scope "
+        "and a dot (`acme.claims`)"
+    )
+    if len(value) > limits.BOARD_ID_MAX:
+        return f"board id {value[:77]!r} is invalid: {rule}"
+    return _check(_BOARD_ID, value, "board id", rule)
+
+
+def scope_of(board_id: str) -> str:
+    """The tenant a board belongs to: the part of its id before the dot ("" if none)."""
+    scope, dot, _ = board_id.partition(".")
+    return scope if dot else ""
+
+
+def check_scope(value: str) -> str | None:
+    """A tenant's name, the prefix of its boards' ids."""
     return _check(
-        _BOARD_ID,
+        _SCOPE,
         value,
-        "board id",
-        f"1-{limits.BOARD_ID_MAX} lowercase letters, digits and hyphens, starting with a "
-        "letter and not ending with a hyphen",
+        "scope",
+        "1-31 lowercase letters, digits and hyphens, starting with a letter and not "
+        "ending with a hyphen",
     )
 
 

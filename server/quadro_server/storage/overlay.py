@@ -101,7 +101,7 @@ def keys_of(commands: list[Command], candidates: list[str]) -> Keys:
     id_less = iter(candidates)
     for command in commands:
         if command.request_id:
-            keys.requests.add(command.request_id)
+            keys.requests.add(command.request_key)
         if command.lease is not None:
             keys.leases.add(command.lease.name)
         match command:

@@ -7,6 +7,7 @@ import grpc
 from quadro import reasons
 from quadro.v1 import agent_pb2, agent_pb2_grpc, event_pb2
 from quadro_server.api import convert, pagination, requests
+from quadro_server.api.gate import CALLER, own_agent
 from quadro_server.api.services.context import ServiceContext, result_of
 from quadro_server.api.validation import Violations
 from quadro_server.core import names
@@ -29,6 +30,7 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         self, request: agent_pb2.RegisterAgentRequest, context: Context
     ) -> agent_pb2.RegisterAgentResponse:
         command = requests.register_agent(request, self._ctx.principal(context))
+        own_agent(CALLER.get(), command.agent_id)
         result = result_of(await self._ctx.store.execute(command), AgentResult)
         return agent_pb2.RegisterAgentResponse(agent=self._agent(result.agent))
 
@@ -62,6 +64,7 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         self, request: agent_pb2.HeartbeatRequest, context: Context
     ) -> agent_pb2.HeartbeatResponse:
         command = requests.heartbeat(request, self._ctx.principal(context))
+        own_agent(CALLER.get(), command.agent_id)
         result = result_of(await self._ctx.store.execute(command), HeartbeatResult)
         response = agent_pb2.HeartbeatResponse(agent=self._agent(result.agent))
         if result.task is not None:

@@ -7,10 +7,12 @@ import grpc
 from quadro import reasons
 from quadro.v1 import board_pb2, board_pb2_grpc
 from quadro_server.api import convert, pagination, requests
+from quadro_server.api.gate import CALLER
 from quadro_server.api.services.context import ServiceContext, result_of
 from quadro_server.api.validation import Violations
 from quadro_server.core import names
 from quadro_server.core.errors import NotFound
+from quadro_server.core.records import BoardRecord
 from quadro_server.core.results import BoardResult
 
 Context = grpc.aio.ServicerContext[object, object]
@@ -45,8 +47,24 @@ class BoardService(board_pb2_grpc.BoardServiceServicer):
         limit = v.page_size(request.page_size)
         v.raise_if_any()
         after = pagination.pair_position(request, request.page_token)
-        found = await self._ctx.store.list_boards(after, limit + 1)
+        found = await self._visible_boards(after, limit + 1)
         boards, token = pagination.page(
             request, found, limit, lambda b: [b.create_time, b.board_id], convert.board
         )
         return board_pb2.ListBoardsResponse(boards=boards, next_page_token=token)
+
+    async def _visible_boards(self, after: tuple[int, str] | None, limit: int) -> list[BoardRecord]:
+        """Up to `limit` boards after `after` that the caller may see: all of them, or
+        those of its scopes (read on until enough are found)."""
+        caller = CALLER.get()
+        found = await self._ctx.store.list_boards(after, limit)
+        if not caller.scoped:
+            return found
+        visible: list[BoardRecord] = []
+        while found:
+            visible.extend(b for b in found if caller.sees(b.board_id))
+            if len(visible) >= limit or len(found) < limit:
+                break
+            last = found[-1]
+            found = await self._ctx.store.list_boards((last.create_time, last.board_id), limit)
+        return visible[:limit]

@@ -10,6 +10,7 @@ import grpc
 
 from quadro import limits, reasons
 from quadro_server.api import convert
+from quadro_server.api.gate import CALLER
 from quadro_server.api.streams import StreamLimits
 from quadro_server.core import names
 from quadro_server.core.clock import now_us
@@ -20,8 +21,6 @@ from quadro_server.storage.base import Store
 from quadro_server.streaming.hub import EventHub
 
 R = TypeVar("R")
-
-ANONYMOUS = "anonymous"
 
 
 @dataclass
@@ -49,8 +48,8 @@ class ServiceContext:
         return board
 
     def principal(self, context: grpc.aio.ServicerContext[object, object]) -> str:
-        """Who is calling. Until authentication is configured every caller is anonymous."""
-        return ANONYMOUS
+        """Who is calling, by name (`anonymous` when no authentication is configured)."""
+        return CALLER.get().name
 
 
 def result_of(applied: Applied, kind: type[R]) -> R:

@@ -9,6 +9,7 @@ import grpc
 from quadro import reasons
 from quadro.v1 import task_pb2, task_pb2_grpc
 from quadro_server.api import convert, pagination, requests
+from quadro_server.api.gate import CALLER, own_agent
 from quadro_server.api.lineage import read_lineage
 from quadro_server.api.services.context import ServiceContext, result_of
 from quadro_server.core import names
@@ -65,6 +66,11 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
         self, request: task_pb2.TransitionTaskRequest, context: Context
     ) -> task_pb2.TransitionTaskResponse:
         command = requests.transition_task(request, self._ctx.principal(context))
+        caller = CALLER.get()
+        if caller.only_own_work():
+            if command.assignee:
+                own_agent(caller, command.assignee)  # may not give work to another
+            command = dataclasses.replace(command, acting_agents=tuple(sorted(caller.agents)))
         result = result_of(await self._ctx.store.execute(command), TaskResult)
         assert result.event is not None
         return task_pb2.TransitionTaskResponse(
@@ -75,6 +81,9 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
         self, request: task_pb2.PostResultRequest, context: Context
     ) -> task_pb2.PostResultResponse:
         command = requests.post_result(request, self._ctx.principal(context))
+        agent = own_agent(CALLER.get(), command.agent)
+        if agent != command.agent:
+            command = dataclasses.replace(command, agent=agent)
         result = result_of(await self._ctx.store.execute(command), TaskResult)
         assert result.event is not None
         return task_pb2.PostResultResponse(

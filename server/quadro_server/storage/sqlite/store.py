@@ -163,7 +163,7 @@ class SqliteStore(BatchingStore):
         outcomes: list[Applied | QuadroError] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
-            tx = _Transaction(conn, self._specs, [c.request_id for c in commands if c.request_id])
+            tx = _Transaction(conn, self._specs, [c.request_key for c in commands if c.request_id])
             for command in commands:
                 if guarded:
                     outcomes.append(self._apply_guarded(conn, tx, command, now))
