@@ -183,7 +183,7 @@ class AsyncClient:
 
     async def list_tasks(
         self,
-        board: str,
+        board: str | Sequence[str],
         *,
         statuses: Iterable[str] = (),
         task_types: Iterable[str] = (),
@@ -191,8 +191,14 @@ class AsyncClient:
         page_size: int = 0,
         page_token: str = "",
     ) -> task_pb2.ListTasksResponse:
+        """The tasks of a board, or of several (a list of boards: board by board)."""
+        if isinstance(board, str):
+            parent, boards = names.board(board), []
+        else:
+            parent, boards = "", [names.board(b) for b in board]
         request = task_pb2.ListTasksRequest(
-            parent=names.board(board),
+            parent=parent,
+            boards=boards,
             statuses=list(statuses),
             task_types=list(task_types),
             assigned_to=assigned_to,
@@ -203,7 +209,7 @@ class AsyncClient:
 
     async def iter_tasks(
         self,
-        board: str,
+        board: str | Sequence[str],
         *,
         statuses: Iterable[str] = (),
         task_types: Iterable[str] = (),

@@ -184,7 +184,7 @@ class Client:
 
     def list_tasks(
         self,
-        board: str,
+        board: str | Sequence[str],
         *,
         statuses: Iterable[str] = (),
         task_types: Iterable[str] = (),
@@ -192,8 +192,14 @@ class Client:
         page_size: int = 0,
         page_token: str = "",
     ) -> task_pb2.ListTasksResponse:
+        """The tasks of a board, or of several (a list of boards: board by board)."""
+        if isinstance(board, str):
+            parent, boards = names.board(board), []
+        else:
+            parent, boards = "", [names.board(b) for b in board]
         request = task_pb2.ListTasksRequest(
-            parent=names.board(board),
+            parent=parent,
+            boards=boards,
             statuses=list(statuses),
             task_types=list(task_types),
             assigned_to=assigned_to,
@@ -204,7 +210,7 @@ class Client:
 
     def iter_tasks(
         self,
-        board: str,
+        board: str | Sequence[str],
         *,
         statuses: Iterable[str] = (),
         task_types: Iterable[str] = (),

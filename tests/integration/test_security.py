@@ -249,6 +249,11 @@ def cases() -> list[tuple[str, str, Build]]:
             ),
         ),
         (
+            "across boards",
+            "TaskService/ListTasks",
+            lambda t, o: _msg("TaskService/ListTasks", {"boards": [o.board, t.board]}),
+        ),
+        (
             "by id",
             "TaskService/TransitionTask",
             lambda t, o: _msg(

@@ -280,6 +280,29 @@ def test_page_token_of_another_listing_is_rejected(client: quadro.Client, board:
         client.list_tasks(board, page_token="not-a-token")
 
 
+def test_listing_several_boards(client: quadro.Client, board: str) -> None:
+    """Board by board in the order given, with filters, over pages of any size."""
+    other, empty = f"{board}-b", f"{board}-c"
+    client.create_board(other)
+    client.create_board(empty)
+    first = [client.post_task(board, "t", f"a{i}").task.name for i in range(3)]
+    second = [client.post_task(other, "t", f"b{i}").task.name for i in range(4)]
+    client.post_task(other, "skip", "filtered out")
+    boards = [other, empty, board]
+    for size in (1, 2, 3, 100):
+        listed = [t.name for t in client.iter_tasks(boards, task_types=["t"], page_size=size)]
+        assert listed == second + first, size
+    page = client.list_tasks([board, other], page_size=4)
+    assert [t.name for t in page.tasks] == first + second[:1]
+    with pytest.raises(errors.InvalidArgument):  # a token of another listing
+        client.list_tasks([other, board], page_size=4, page_token=page.next_page_token)
+    with pytest.raises(errors.InvalidArgument) as twice:
+        client.list_tasks([board, board])
+    assert twice.value.field_violations[0][0] == "boards"
+    with pytest.raises(errors.NotFound):
+        client.list_tasks([board, f"{board}-nope"])
+
+
 def test_status_filters_must_name_known_statuses(client: quadro.Client, board: str) -> None:
     with pytest.raises(errors.InvalidArgument) as tasks:
         client.list_tasks(board, statuses=["UNASSIGNED", "NOPE"])

@@ -315,8 +315,9 @@ class ListTasksRequest(_message.Message):
     STATUSES_FIELD_NUMBER: _builtins.int
     TASK_TYPES_FIELD_NUMBER: _builtins.int
     ASSIGNED_TO_FIELD_NUMBER: _builtins.int
+    BOARDS_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
-    """The board, `boards/{board}`."""
+    """The board, `boards/{board}`. Or give `boards` instead."""
     page_size: _builtins.int
     """Maximum number of tasks to return, 1-1000; 0 means 100."""
     page_token: _builtins.str
@@ -335,6 +336,12 @@ class ListTasksRequest(_message.Message):
     def task_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Only tasks whose type matches one of these task types or globs. At most 64."""
 
+    @_builtins.property
+    def boards(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Several boards at once, `boards/{board}`, 1 to 16, no repeats, instead of
+        `parent`: their tasks board by board, in the order given.
+        """
+
     def __init__(
         self,
         *,
@@ -344,10 +351,11 @@ class ListTasksRequest(_message.Message):
         statuses: _abc.Iterable[_builtins.str] | None = ...,
         task_types: _abc.Iterable[_builtins.str] | None = ...,
         assigned_to: _builtins.str = ...,
+        boards: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_to", b"assigned_to", "page_size", b"page_size", "page_token", b"page_token", "parent", b"parent", "statuses", b"statuses", "task_types", b"task_types"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_to", b"assigned_to", "boards", b"boards", "page_size", b"page_size", "page_token", b"page_token", "parent", b"parent", "statuses", b"statuses", "task_types", b"task_types"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -365,7 +373,7 @@ class ListTasksResponse(_message.Message):
     """Token for the next page; empty on the last page."""
     @_builtins.property
     def tasks(self) -> _containers.RepeatedCompositeFieldContainer[Global___Task]:
-        """Tasks in the order they were posted."""
+        """Tasks in the order they were posted (several boards: board by board)."""
 
     def __init__(
         self,

@@ -98,6 +98,19 @@ def pair_position(request: Message, token: str) -> tuple[int, str] | None:
     return position[0], position[1]
 
 
+def int_pair_position(request: Message, token: str) -> tuple[int, int] | None:
+    position = decode(request, token)
+    if position is None:
+        return None
+    if (
+        not isinstance(position, list)
+        or len(position) != 2
+        or not all(map(_is_position_int, position))
+    ):
+        raise _malformed()
+    return position[0], position[1]
+
+
 def str_position(request: Message, token: str) -> str:
     position = decode(request, token)
     if position is None:

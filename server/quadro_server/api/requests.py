@@ -7,6 +7,7 @@ command; the engine then checks what depends on the board's state.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from google.protobuf import json_format
 
@@ -102,22 +103,30 @@ def task_name(field: str, value: str) -> names.ChildName:
     return ref
 
 
-def list_tasks(request: task_pb2.ListTasksRequest, after: int) -> TaskQuery:
+def list_tasks(request: task_pb2.ListTasksRequest) -> tuple[TaskQuery, tuple[str, ...]]:
+    """The query (for the first board) and every board listed, in order."""
     v = Violations()
-    board_id = v.board("parent", request.parent)
+    if request.boards:
+        if request.parent:
+            v.add("parent", "give parent or boards, not both")
+        boards = _boards(v, "boards", request.boards)
+        board_id = boards[0] if boards else ""
+    else:
+        board_id = v.board("parent", request.parent)
+        boards = (board_id,)
     limit = v.page_size(request.page_size)
     statuses = v.statuses("statuses", request.statuses)
     task_types = v.patterns("task_types", request.task_types)
     v.optional("assigned_to", request.assigned_to, names.check_agent_id)
     v.raise_if_any()
-    return TaskQuery(
+    query = TaskQuery(
         board_id=board_id,
         limit=limit,
-        after_sequence=after,
         statuses=statuses,
         task_types=task_types,
         assigned_to=request.assigned_to,
     )
+    return query, boards
 
 
 def hand_off_task(request: task_pb2.HandOffTaskRequest, principal: str) -> commands.HandOffTask:
@@ -268,11 +277,7 @@ def list_events(request: event_pb2.ListEventsRequest, after: int) -> EventQuery:
 
 def subscribe(request: event_pb2.SubscribeEventsRequest) -> SubscriptionSpec:
     v = Violations()
-    if not 1 <= len(request.boards) <= limits.SUBSCRIPTION_BOARDS_MAX:
-        v.add("boards", f"follow 1 to {limits.SUBSCRIPTION_BOARDS_MAX} boards")
-    boards = tuple(v.board(f"boards[{i}]", name) for i, name in enumerate(request.boards))
-    if len(set(boards)) != len(boards):
-        v.add("boards", "a board is listed twice")
+    boards = _boards(v, "boards", request.boards)
     after: dict[str, int | None] = dict.fromkeys(boards)
     for name, sequence in request.after_sequences.items():
         field = f"after_sequences[{name!r}]"
@@ -308,6 +313,16 @@ def watch_assignments(request: agent_pb2.WatchAssignmentsRequest) -> Subscriptio
     v.raise_if_any()
     assigned = EventFilter(agent=ref.child_id, types=(EventType.TASK_ASSIGNED.value,))
     return SubscriptionSpec((ref.board_id,), {ref.board_id: after}, assigned, interval)
+
+
+def _boards(v: Violations, field: str, given: Sequence[str]) -> tuple[str, ...]:
+    """Board ids of a request that names several boards: 1 to 16, no repeats."""
+    if not 1 <= len(given) <= limits.SUBSCRIPTION_BOARDS_MAX:
+        v.add(field, f"name 1 to {limits.SUBSCRIPTION_BOARDS_MAX} boards")
+    boards = tuple(v.board(f"{field}[{i}]", name) for i, name in enumerate(given))
+    if len(set(boards)) != len(boards):
+        v.add(field, "a board is listed twice")
+    return boards
 
 
 def _progress_interval(v: Violations, seconds: int) -> float:

@@ -53,12 +53,37 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
     async def ListTasks(
         self, request: task_pb2.ListTasksRequest, context: Context
     ) -> task_pb2.ListTasksResponse:
-        query = requests.list_tasks(request, pagination.int_position(request, request.page_token))
-        board = await self._ctx.require_board(query.board_id)
-        requests.check_known_statuses(board, "statuses", query.statuses)
-        found = await self._ctx.store.list_tasks(dataclasses.replace(query, limit=query.limit + 1))
+        query, boards = requests.list_tasks(request)
+        for board_id in boards:
+            board = await self._ctx.require_board(board_id)
+            requests.check_known_statuses(board, "statuses", query.statuses)
+        if not request.boards:
+            after = pagination.int_position(request, request.page_token)
+            wanted = dataclasses.replace(query, limit=query.limit + 1, after_sequence=after)
+            found = await self._ctx.store.list_tasks(wanted)
+            tasks, token = pagination.page(
+                request, found, query.limit, lambda t: t.created_sequence, convert.task
+            )
+            return task_pb2.ListTasksResponse(tasks=tasks, next_page_token=token)
+        # Several boards: board by board; the position is (board's index, sequence).
+        start, after = pagination.int_pair_position(request, request.page_token) or (0, 0)
+        listed: list[tuple[int, TaskRecord]] = []
+        for index in range(min(start, len(boards)), len(boards)):
+            wanted = dataclasses.replace(
+                query,
+                board_id=boards[index],
+                limit=query.limit + 1 - len(listed),
+                after_sequence=after if index == start else 0,
+            )
+            listed.extend((index, t) for t in await self._ctx.store.list_tasks(wanted))
+            if len(listed) > query.limit:
+                break
         tasks, token = pagination.page(
-            request, found, query.limit, lambda t: t.created_sequence, convert.task
+            request,
+            listed,
+            query.limit,
+            lambda item: [item[0], item[1].created_sequence],
+            lambda item: convert.task(item[1]),
         )
         return task_pb2.ListTasksResponse(tasks=tasks, next_page_token=token)
 
