@@ -33,7 +33,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 import quadro
 from quadro import errors, reasons
 from quadro.v1 import board_pb2, chief_pb2
+from quadro_chiefs import ChiefAgent
 from quadro_server.api.server import SERVICE_NAMES
+from quadro_workers import Approve, WorkContext, Worker
+from support.runtime import Background, until
 from support.security import CertificateAuthority, Spec, write_auth_config
 from support.server import ServerProcess
 
@@ -716,3 +719,53 @@ def test_mutual_tls(tmp_path: Path, pki: tuple[CertificateAuthority, Any, Any, A
             refused.close()
     finally:
         server.stop()
+
+
+async def test_the_runtime_works_with_tokens_of_its_own_roles(
+    worlds: tuple[World, World, Names, Names],
+) -> None:
+    """A Chief with a chief token and Workers with worker tokens finish mixed work on a
+    secured server: every role the runtime needs is the one documented for it."""
+    world = worlds[1]
+    address, tokens = world.server.address, world.tokens
+
+    def connect(principal: str) -> quadro.AsyncClient:
+        return quadro.AsyncClient(address, token=tokens[principal], timeout=20)
+
+    async with (
+        connect("acme-admin") as admin,
+        connect("acme-producer") as producer,
+        connect("acme-chief") as chief_client,
+        connect("acme-worker") as w1_client,
+        connect("acme-worker-2") as w2_client,
+    ):
+        await admin.create_board("acme.runtime", task_types={"quick_*": "fast"})
+
+        async def work(context: WorkContext) -> str:
+            return f"done {context.task.label}"
+
+        async def review(context: WorkContext) -> Approve:
+            return Approve("fine")
+
+        chief = ChiefAgent(chief_client, "dispatcher", ["acme.runtime"])
+        doer = Worker(w1_client, "acme.runtime", "w1", work, concurrency=4, heartbeat_interval=0.2)
+        reviewer = Worker(
+            w2_client, "acme.runtime", "w2", work, review_handler=review,
+            review_capabilities=["assess"], capabilities=["none"], heartbeat_interval=0.2,
+        )  # fmt: skip
+        async with Background(chief, doer, reviewer):
+            names = [
+                (await producer.post_task("acme.runtime", kind, f"{kind} {i}")).task.name
+                for i in range(4)
+                for kind in ("quick_check", "assess")
+            ]
+
+            async def complete() -> bool:
+                tasks = [(await admin.get_task(n)).task for n in names]
+                return all(t.status == "COMPLETE" for t in tasks)
+
+            await until(complete, "every task to complete")
+        principals = {e.principal async for e in admin.iter_events("acme.runtime", page_size=1000)}
+    assert principals == {"acme-producer", "acme-chief", "acme-worker", "acme-worker-2"}
+    assert doer.stats.completed == 8
+    assert reviewer.stats.reviewed == 4
