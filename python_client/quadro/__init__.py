@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from quadro import errors, names, tls
     from quadro._assignment import Assignment
     from quadro._async_client import AsyncAssignments, AsyncClient, AsyncSubscription
+    from quadro._batch import Move, NewTask
     from quadro._requests import event_type_name, from_value, to_value
     from quadro._sync_client import Assignments, Client, Subscription
     from quadro.retry import RetryPolicy
@@ -29,6 +30,8 @@ __all__ = [
     "AsyncClient",
     "AsyncSubscription",
     "Client",
+    "Move",
+    "NewTask",
     "RetryPolicy",
     "Subscription",
     "errors",
@@ -46,6 +49,8 @@ _LAZY = {
     "AsyncAssignments": ("quadro._async_client", "AsyncAssignments"),
     "Assignments": ("quadro._sync_client", "Assignments"),
     "Assignment": ("quadro._assignment", "Assignment"),
+    "Move": ("quadro._batch", "Move"),
+    "NewTask": ("quadro._batch", "NewTask"),
     "Client": ("quadro._sync_client", "Client"),
     "Subscription": ("quadro._sync_client", "Subscription"),
     "from_value": ("quadro._requests", "from_value"),

@@ -13,6 +13,7 @@ from google.protobuf.message import Message
 
 from quadro import _async_io, _requests, errors, names
 from quadro._assignment import Assignment
+from quadro._batch import Move, NewTask
 from quadro.retry import DEFAULT_TARGET, RetryPolicy
 from quadro.v1 import (
     agent_pb2,
@@ -168,14 +169,17 @@ class AsyncClient:
     ) -> task_pb2.PostTaskResponse:
         """Post a task (status UNASSIGNED). Without `task_id`, the server picks a short
         one."""
-        task = _requests.new_task(task_type, label, priority, notes, labels)
-        task.parent_task = parent_task
-        request = task_pb2.PostTaskRequest(
-            parent=names.board(board),
+        new = NewTask(
+            task_type,
+            label,
             task_id=task_id,
-            task=task,
-            request_id=_requests.request_id(request_id),
+            priority=priority,
+            notes=notes,
+            labels=labels,
+            parent_task=parent_task,
+            request_id=request_id,
         )
+        request = new.request(board)
         return await self._call(self._tasks.PostTask, request)
 
     async def get_task(self, task: str) -> task_pb2.GetTaskResponse:
@@ -252,21 +256,20 @@ class AsyncClient:
         `CompareAndSetFailed` when someone else moved it first); `attempt` fences off
         superseded workers; `if_quiet_for` (seconds) moves it only if nothing was heard
         of it for that long, by the server's clock (reason TASK_ALIVE otherwise)."""
-        request = task_pb2.TransitionTaskRequest(
-            name=task,
-            to_status=to_status,
+        move = Move(
+            task,
+            to_status,
             assignee=assignee,
+            output=output,
             note=note,
             context_snapshot_hash=context_snapshot_hash,
             expected_status=expected_status,
             etag=etag,
             attempt=attempt,
-            request_id=_requests.request_id(request_id),
+            if_quiet_for=if_quiet_for,
+            request_id=request_id,
         )
-        if output is not None:
-            request.output = output
-        if if_quiet_for is not None:
-            request.if_quiet_for.FromMicroseconds(round(if_quiet_for * 1e6))
+        request = move.request()
         return await self._call(self._tasks.TransitionTask, request)
 
     async def post_result(
@@ -298,6 +301,31 @@ class AsyncClient:
             name=task, etag=etag, request_id=_requests.request_id(request_id)
         )
         return await self._call(self._tasks.ArchiveTask, request)
+
+    async def post_tasks(
+        self, board: str, tasks: Iterable[NewTask]
+    ) -> list[task_pb2.PostTaskResponse | errors.QuadroError]:
+        """Post up to 500 tasks in one call and one transaction. Each item is answered
+        on its own: the response `post_task` would return, or the error it would raise
+        (returned, not raised); the call itself fails only if it cannot be made."""
+        request = task_pb2.BatchPostTasksRequest(requests=[t.request(board) for t in tasks])
+        response = await self._call(self._tasks.BatchPostTasks, request)
+        return [
+            r.response if r.HasField("response") else errors.from_item_error(r.error)
+            for r in response.results
+        ]
+
+    async def transition_tasks(
+        self, moves: Iterable[Move]
+    ) -> list[task_pb2.TransitionTaskResponse | errors.QuadroError]:
+        """Apply up to 500 moves in one call and one transaction, in order, each answered
+        on its own (see `post_tasks`)."""
+        request = task_pb2.BatchTransitionTasksRequest(requests=[m.request() for m in moves])
+        response = await self._call(self._tasks.BatchTransitionTasks, request)
+        return [
+            r.response if r.HasField("response") else errors.from_item_error(r.error)
+            for r in response.results
+        ]
 
     async def hand_off_task(
         self,

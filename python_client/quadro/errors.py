@@ -134,6 +134,38 @@ def _trailing(error: Any) -> bytes | None:
     return None
 
 
+def from_item_error(error: Any) -> QuadroError:
+    """The typed exception for a failed item of a batch call (`quadro.v1.ItemError`)."""
+    code = next((c for c in grpc.StatusCode if c.value[0] == error.code), grpc.StatusCode.UNKNOWN)
+    return _typed(
+        code,
+        error.message,
+        error.reason,
+        dict(error.metadata),
+        [(v.field, v.description) for v in error.field_violations],
+        "",
+    )
+
+
+def _typed(
+    code: grpc.StatusCode,
+    message: str,
+    reason: str,
+    metadata: dict[str, str],
+    violations: list[tuple[str, str]],
+    resource: str,
+) -> QuadroError:
+    cls = _BY_REASON.get(reason) or _BY_CODE.get(code, InternalError)
+    return cls(
+        code,
+        message,
+        reason=reason,
+        metadata=metadata,
+        field_violations=violations,
+        resource=resource,
+    )
+
+
 def from_rpc_error(error: grpc.RpcError) -> QuadroError:
     """The typed exception for a failed call."""
     call: Any = error
@@ -156,12 +188,4 @@ def from_rpc_error(error: grpc.RpcError) -> QuadroError:
                 violations = [(v.field, v.description) for v in bad.field_violations]
             elif detail.Unpack(where):
                 resource = where.resource_name
-    cls = _BY_REASON.get(reason) or _BY_CODE.get(code, InternalError)
-    return cls(
-        code,
-        message,
-        reason=reason,
-        metadata=metadata,
-        field_violations=violations,
-        resource=resource,
-    )
+    return _typed(code, message, reason, metadata, violations, resource)

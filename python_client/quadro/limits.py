@@ -39,6 +39,8 @@ TASK_TYPE_RULES_MAX: Final = 256
 FILTER_VALUES_MAX: Final = 64
 EVENT_TYPES_FILTER_MAX: Final = 8
 SUBSCRIPTION_BOARDS_MAX: Final = 16
+# Items of one batch call (BatchPostTasks, BatchTransitionTasks).
+BATCH_ITEMS_MAX: Final = 500
 # Tasks a lineage answer holds beyond the one asked about (ancestors and descendants).
 LINEAGE_TASKS_MAX: Final = 10_000
 # A Chief's registration: the cadence text, and the counts of a cycle record.

@@ -292,6 +292,27 @@ def cases() -> list[tuple[str, str, Build]]:
             ),
         ),
         (
+            "by id",
+            "TaskService/BatchPostTasks",
+            lambda t, o: _msg(
+                "TaskService/BatchPostTasks",
+                {"requests": [{"parent": t.board, "task": {"taskType": "t", "label": "x"}}]},
+            ),
+        ),
+        (
+            "by id",
+            "TaskService/BatchTransitionTasks",
+            lambda t, o: _msg(
+                "TaskService/BatchTransitionTasks",
+                {
+                    "requests": [
+                        {"name": o.live, "toStatus": "ON_HOLD"},
+                        {"name": t.live, "toStatus": "ON_HOLD"},
+                    ]
+                },
+            ),
+        ),
+        (
             "by lineage",
             "TaskService/GetLineage",
             lambda t, o: _msg("TaskService/GetLineage", {"name": t.task}),
@@ -499,6 +520,8 @@ MUTATIONS: dict[str, set[str]] = {
     "TaskService/PostResult": {"admin", "chief", "worker"},
     "TaskService/ArchiveTask": {"admin", "chief"},
     "TaskService/HandOffTask": {"admin", "chief"},
+    "TaskService/BatchPostTasks": {"admin", "producer", "chief"},
+    "TaskService/BatchTransitionTasks": {"admin", "chief", "worker"},
     "AgentService/RegisterAgent": {"admin", "worker"},
     "AgentService/Heartbeat": {"admin", "worker"},
     "DataService/PutData": {"admin", "producer", "chief", "worker"},

@@ -76,6 +76,16 @@ class TaskServiceStub:
                 request_serializer=quadro_dot_v1_dot_task__pb2.GetLineageRequest.SerializeToString,
                 response_deserializer=quadro_dot_v1_dot_task__pb2.GetLineageResponse.FromString,
                 _registered_method=True)
+        self.BatchPostTasks = channel.unary_unary(
+                '/quadro.v1.TaskService/BatchPostTasks',
+                request_serializer=quadro_dot_v1_dot_task__pb2.BatchPostTasksRequest.SerializeToString,
+                response_deserializer=quadro_dot_v1_dot_task__pb2.BatchPostTasksResponse.FromString,
+                _registered_method=True)
+        self.BatchTransitionTasks = channel.unary_unary(
+                '/quadro.v1.TaskService/BatchTransitionTasks',
+                request_serializer=quadro_dot_v1_dot_task__pb2.BatchTransitionTasksRequest.SerializeToString,
+                response_deserializer=quadro_dot_v1_dot_task__pb2.BatchTransitionTasksResponse.FromString,
+                _registered_method=True)
 
 
 class TaskServiceServicer:
@@ -149,6 +159,24 @@ class TaskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchPostTasks(self, request, context):
+        """Posts up to 500 tasks in one call, applied together in one store transaction. Each
+        item is validated, deduplicated (its own request id) and answered on its own, as
+        PostTask would answer it alone; one failing item never fails the others or the call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchTransitionTasks(self, request, context):
+        """Applies up to 500 transitions in one call, in order, in one store transaction, each
+        answered on its own as TransitionTask would answer it alone (an item may depend on
+        an earlier one: it sees its effect).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TaskServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -191,6 +219,16 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.GetLineage,
                     request_deserializer=quadro_dot_v1_dot_task__pb2.GetLineageRequest.FromString,
                     response_serializer=quadro_dot_v1_dot_task__pb2.GetLineageResponse.SerializeToString,
+            ),
+            'BatchPostTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchPostTasks,
+                    request_deserializer=quadro_dot_v1_dot_task__pb2.BatchPostTasksRequest.FromString,
+                    response_serializer=quadro_dot_v1_dot_task__pb2.BatchPostTasksResponse.SerializeToString,
+            ),
+            'BatchTransitionTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchTransitionTasks,
+                    request_deserializer=quadro_dot_v1_dot_task__pb2.BatchTransitionTasksRequest.FromString,
+                    response_serializer=quadro_dot_v1_dot_task__pb2.BatchTransitionTasksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -411,6 +449,60 @@ class TaskService:
             '/quadro.v1.TaskService/GetLineage',
             quadro_dot_v1_dot_task__pb2.GetLineageRequest.SerializeToString,
             quadro_dot_v1_dot_task__pb2.GetLineageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchPostTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quadro.v1.TaskService/BatchPostTasks',
+            quadro_dot_v1_dot_task__pb2.BatchPostTasksRequest.SerializeToString,
+            quadro_dot_v1_dot_task__pb2.BatchPostTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchTransitionTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quadro.v1.TaskService/BatchTransitionTasks',
+            quadro_dot_v1_dot_task__pb2.BatchTransitionTasksRequest.SerializeToString,
+            quadro_dot_v1_dot_task__pb2.BatchTransitionTasksResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -66,6 +66,16 @@ class TaskServiceStub:
     """Returns a task's lineage across boards: its ancestors up to its origin and all its
     descendants, each hop with its board, type, status and times.
     """
+    BatchPostTasks: _grpc.UnaryUnaryMultiCallable[_task_pb2.BatchPostTasksRequest, _task_pb2.BatchPostTasksResponse]
+    """Posts up to 500 tasks in one call, applied together in one store transaction. Each
+    item is validated, deduplicated (its own request id) and answered on its own, as
+    PostTask would answer it alone; one failing item never fails the others or the call.
+    """
+    BatchTransitionTasks: _grpc.UnaryUnaryMultiCallable[_task_pb2.BatchTransitionTasksRequest, _task_pb2.BatchTransitionTasksResponse]
+    """Applies up to 500 transitions in one call, in order, in one store transaction, each
+    answered on its own as TransitionTask would answer it alone (an item may depend on
+    an earlier one: it sees its effect).
+    """
 
 @_typing.type_check_only
 class TaskServiceAsyncStub(TaskServiceStub):
@@ -104,6 +114,16 @@ class TaskServiceAsyncStub(TaskServiceStub):
     GetLineage: _aio.UnaryUnaryMultiCallable[_task_pb2.GetLineageRequest, _task_pb2.GetLineageResponse]  # type: ignore[assignment]
     """Returns a task's lineage across boards: its ancestors up to its origin and all its
     descendants, each hop with its board, type, status and times.
+    """
+    BatchPostTasks: _aio.UnaryUnaryMultiCallable[_task_pb2.BatchPostTasksRequest, _task_pb2.BatchPostTasksResponse]  # type: ignore[assignment]
+    """Posts up to 500 tasks in one call, applied together in one store transaction. Each
+    item is validated, deduplicated (its own request id) and answered on its own, as
+    PostTask would answer it alone; one failing item never fails the others or the call.
+    """
+    BatchTransitionTasks: _aio.UnaryUnaryMultiCallable[_task_pb2.BatchTransitionTasksRequest, _task_pb2.BatchTransitionTasksResponse]  # type: ignore[assignment]
+    """Applies up to 500 transitions in one call, in order, in one store transaction, each
+    answered on its own as TransitionTask would answer it alone (an item may depend on
+    an earlier one: it sees its effect).
     """
 
 class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -188,6 +208,28 @@ class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_task_pb2.GetLineageResponse, _abc.Awaitable[_task_pb2.GetLineageResponse]]:
         """Returns a task's lineage across boards: its ancestors up to its origin and all its
         descendants, each hop with its board, type, status and times.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchPostTasks(
+        self,
+        request: _task_pb2.BatchPostTasksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.BatchPostTasksResponse, _abc.Awaitable[_task_pb2.BatchPostTasksResponse]]:
+        """Posts up to 500 tasks in one call, applied together in one store transaction. Each
+        item is validated, deduplicated (its own request id) and answered on its own, as
+        PostTask would answer it alone; one failing item never fails the others or the call.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchTransitionTasks(
+        self,
+        request: _task_pb2.BatchTransitionTasksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.BatchTransitionTasksResponse, _abc.Awaitable[_task_pb2.BatchTransitionTasksResponse]]:
+        """Applies up to 500 transitions in one call, in order, in one store transaction, each
+        answered on its own as TransitionTask would answer it alone (an item may depend on
+        an earlier one: it sees its effect).
         """
 
 def add_TaskServiceServicer_to_server(servicer: TaskServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

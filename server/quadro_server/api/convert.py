@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.rpc import code_pb2
 
 from quadro.v1 import agent_pb2, board_pb2, chief_pb2, data_pb2, event_pb2, task_pb2
 from quadro_server.core import names
 from quadro_server.core.chiefs import ChiefRecord, CycleRecord
+from quadro_server.core.errors import QuadroError
 from quadro_server.core.records import (
     AgentRecord,
     AgentStatus,
@@ -226,3 +228,17 @@ def chief_cycle(record: CycleRecord) -> chief_pb2.ChiefCycle:
     )
     cycle.duration.FromMicroseconds(record.duration_us)
     return cycle
+
+
+def item_error(error: QuadroError) -> task_pb2.ItemError:
+    """A batch item's failure, as the single call would have reported it."""
+    return task_pb2.ItemError(
+        code=code_pb2.Code.Value(error.code.value),
+        message=error.message,
+        reason=error.reason,
+        metadata=error.metadata,
+        field_violations=[
+            task_pb2.ItemFieldViolation(field=v.field, description=v.description)
+            for v in error.violations
+        ],
+    )

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import grpc
 
-from quadro import reasons
+from quadro import limits, reasons
 from quadro.v1 import task_pb2, task_pb2_grpc
 from quadro_server.api import convert, pagination, requests
 from quadro_server.api.gate import CALLER, own_agent
 from quadro_server.api.lineage import read_lineage
 from quadro_server.api.services.context import ServiceContext, result_of
 from quadro_server.core import names
-from quadro_server.core.errors import NotFound
+from quadro_server.core.commands import Command
+from quadro_server.core.errors import InvalidArgument, NotFound, QuadroError
 from quadro_server.core.records import TaskRecord
 from quadro_server.core.results import HandOffResult, TaskResult
+from quadro_server.core.transaction import Applied
 
 Context = grpc.aio.ServicerContext[object, object]
+M = TypeVar("M")
 
 
 class TaskService(task_pb2_grpc.TaskServiceServicer):
@@ -38,11 +43,7 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
         self, request: task_pb2.PostTaskRequest, context: Context
     ) -> task_pb2.PostTaskResponse:
         command = requests.post_task(request, self._ctx.principal(context))
-        result = result_of(await self._ctx.store.execute(command), TaskResult)
-        assert result.event is not None
-        return task_pb2.PostTaskResponse(
-            task=convert.task(result.task), event=convert.event(result.event)
-        )
+        return _posted(await self._ctx.store.execute(command))
 
     async def GetTask(
         self, request: task_pb2.GetTaskRequest, context: Context
@@ -90,17 +91,8 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
     async def TransitionTask(
         self, request: task_pb2.TransitionTaskRequest, context: Context
     ) -> task_pb2.TransitionTaskResponse:
-        command = requests.transition_task(request, self._ctx.principal(context))
-        caller = CALLER.get()
-        if caller.only_own_work():
-            if command.assignee:
-                own_agent(caller, command.assignee)  # may not give work to another
-            command = dataclasses.replace(command, acting_agents=tuple(sorted(caller.agents)))
-        result = result_of(await self._ctx.store.execute(command), TaskResult)
-        assert result.event is not None
-        return task_pb2.TransitionTaskResponse(
-            task=convert.task(result.task), event=convert.event(result.event)
-        )
+        command = _transition_command(request, self._ctx.principal(context))
+        return _moved(await self._ctx.store.execute(command))
 
     async def PostResult(
         self, request: task_pb2.PostResultRequest, context: Context
@@ -147,3 +139,80 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
             descendants=[convert.lineage_hop(h.task, h.depth) for h in lineage.descendants],
             truncated=lineage.truncated,
         )
+
+    async def BatchPostTasks(
+        self, request: task_pb2.BatchPostTasksRequest, context: Context
+    ) -> task_pb2.BatchPostTasksResponse:
+        principal = self._ctx.principal(context)
+        outcomes = await self._apply_items(
+            request.requests, lambda item: requests.post_task(item, principal)
+        )
+        return task_pb2.BatchPostTasksResponse(
+            results=[
+                task_pb2.PostTaskResult(error=convert.item_error(o))
+                if isinstance(o, QuadroError)
+                else task_pb2.PostTaskResult(response=_posted(o))
+                for o in outcomes
+            ]
+        )
+
+    async def BatchTransitionTasks(
+        self, request: task_pb2.BatchTransitionTasksRequest, context: Context
+    ) -> task_pb2.BatchTransitionTasksResponse:
+        principal = self._ctx.principal(context)
+        outcomes = await self._apply_items(
+            request.requests, lambda item: _transition_command(item, principal)
+        )
+        return task_pb2.BatchTransitionTasksResponse(
+            results=[
+                task_pb2.TransitionTaskResult(error=convert.item_error(o))
+                if isinstance(o, QuadroError)
+                else task_pb2.TransitionTaskResult(response=_moved(o))
+                for o in outcomes
+            ]
+        )
+
+    async def _apply_items(
+        self, items: Sequence[M], build: Callable[[M], Command]
+    ) -> list[Applied | QuadroError]:
+        """Build each item's command (an invalid item is its own error) and apply the
+        valid ones together, in order, in one store transaction."""
+        if not 1 <= len(items) <= limits.BATCH_ITEMS_MAX:
+            raise InvalidArgument.single(
+                "requests", f"give 1 to {limits.BATCH_ITEMS_MAX} items, not {len(items)}"
+            )
+        built: list[Command | QuadroError] = []
+        for item in items:
+            try:
+                built.append(build(item))
+            except QuadroError as exc:
+                built.append(exc)
+        commands = [b for b in built if isinstance(b, Command)]
+        applied = iter(await self._ctx.store.apply(commands) if commands else [])
+        return [b if isinstance(b, QuadroError) else next(applied) for b in built]
+
+
+def _transition_command(request: task_pb2.TransitionTaskRequest, principal: str) -> Command:
+    command = requests.transition_task(request, principal)
+    caller = CALLER.get()
+    if caller.only_own_work():
+        if command.assignee:
+            own_agent(caller, command.assignee)  # may not give work to another
+        command = dataclasses.replace(command, acting_agents=tuple(sorted(caller.agents)))
+    return command
+
+
+def _posted(applied: Applied) -> task_pb2.PostTaskResponse:
+    result = result_of(applied, TaskResult)
+    assert result.event is not None
+    return task_pb2.PostTaskResponse(
+        task=convert.task(result.task), event=convert.event(result.event)
+    )
+
+
+def _moved(applied: Applied) -> task_pb2.TransitionTaskResponse:
+    result = result_of(applied, TaskResult)
+    assert result.event is not None
+    return task_pb2.TransitionTaskResponse(
+        task=convert.task(result.task), event=convert.event(result.event)
+    )

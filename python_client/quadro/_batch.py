@@ -1,0 +1,75 @@
+"""What batch calls take: a new task (`NewTask`) or a move (`Move`) per item, each with
+the fields of its single call and its own request id. Shared by both clients, which
+also build their single calls from these, so the two never disagree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from quadro import _requests, names
+from quadro.v1 import task_pb2
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """A task to post: as `post_task` takes it."""
+
+    task_type: str
+    label: str
+    task_id: str = ""
+    priority: int | None = None
+    notes: Iterable[str] = ()
+    labels: Mapping[str, str] | None = None
+    parent_task: str = ""
+    request_id: str | None = None
+
+    def request(self, board: str) -> task_pb2.PostTaskRequest:
+        task = _requests.new_task(
+            self.task_type, self.label, self.priority, self.notes, self.labels
+        )
+        task.parent_task = self.parent_task
+        return task_pb2.PostTaskRequest(
+            parent=names.board(board),
+            task_id=self.task_id,
+            task=task,
+            request_id=_requests.request_id(self.request_id),
+        )
+
+
+@dataclass(frozen=True)
+class Move:
+    """A transition: as `transition_task` takes it."""
+
+    task: str
+    to_status: str
+    assignee: str = ""
+    output: str | None = None
+    note: str = ""
+    context_snapshot_hash: str = ""
+    expected_status: str = ""
+    etag: str = ""
+    attempt: int = 0
+    if_quiet_for: float | None = None
+    request_id: str | None = field(default=None)
+
+    def request(self) -> task_pb2.TransitionTaskRequest:
+        request = task_pb2.TransitionTaskRequest(
+            name=self.task,
+            to_status=self.to_status,
+            assignee=self.assignee,
+            note=self.note,
+            context_snapshot_hash=self.context_snapshot_hash,
+            expected_status=self.expected_status,
+            etag=self.etag,
+            attempt=self.attempt,
+            request_id=_requests.request_id(self.request_id),
+        )
+        if self.output is not None:
+            request.output = self.output
+        if self.if_quiet_for is not None:
+            request.if_quiet_for.FromMicroseconds(round(self.if_quiet_for * 1e6))
+        return request
+
+
+__all__ = ["Move", "NewTask"]
