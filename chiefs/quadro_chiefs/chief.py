@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import quadro
-from quadro import errors, names, reasons
+from quadro import errors, limits, names, reasons
 from quadro.v1 import chief_pb2, event_pb2
 from quadro_chiefs.actions import Action, Assign, HandOff, PostTask, Transition
 from quadro_chiefs.cadence import Cadence, Cron, Debounced, Periodic, Reactive
@@ -336,24 +336,50 @@ class ChiefAgent:
 
     async def _apply(self, actions: list[Action], counts: dict[str, list[int]]) -> None:
         """Apply the actions: those on one task in order (a later one may depend on an
-        earlier), different tasks concurrently. Counts applied, lost races and errors per
-        board in `counts`."""
+        earlier), different tasks concurrently, and every lone move (the dispatch of a
+        cycle, mostly) together in batch calls. Counts applied, lost races and errors
+        per board in `counts`."""
         by_task: dict[str, list[Action]] = {}
         for index, action in enumerate(actions):
             key = action.task if isinstance(action, (Assign, Transition, HandOff)) else index
             by_task.setdefault(str(key), []).append(action)
+        lone: list[Assign | Transition] = []
+        chains: list[list[Action]] = []
+        for chain in by_task.values():
+            first = chain[0]
+            if len(chain) == 1 and isinstance(first, (Assign, Transition)):
+                lone.append(first)
+            else:
+                chains.append(chain)
         limit = asyncio.Semaphore(self.max_concurrent_actions)
+
+        def count(action: Action, outcome: int) -> None:
+            counts.setdefault(_board_of(action), [0, 0, 0])[outcome] += 1
 
         async def run(chain: list[Action]) -> None:
             async with limit:
                 for action in chain:
                     outcome = await self._apply_one(action)
-                    board = _board_of(action)
-                    counts.setdefault(board, [0, 0, 0])[outcome] += 1
+                    count(action, outcome)
                     if outcome:
                         return  # what follows depended on this one
 
-        await asyncio.gather(*(run(chain) for chain in by_task.values()))
+        async def run_batch(batch: list[Assign | Transition]) -> None:
+            async with limit:
+                try:
+                    results = await self.client.transition_tasks(
+                        [self._move(a, self._remember(uuid.uuid4().hex)) for a in batch]
+                    )
+                except errors.QuadroError as exc:
+                    results = [exc] * len(batch)
+                for action, result in zip(batch, results, strict=True):
+                    count(action, self._outcome(action, result))
+
+        batches = [
+            lone[i : i + limits.BATCH_ITEMS_MAX]
+            for i in range(0, len(lone), limits.BATCH_ITEMS_MAX)
+        ]
+        await asyncio.gather(*(run(chain) for chain in chains), *(run_batch(b) for b in batches))
 
     async def _apply_one(self, action: Action) -> int:
         """0 applied, 1 lost a race, 2 failed."""
@@ -362,16 +388,22 @@ class ChiefAgent:
         try:
             await self._call(action, request_id)
         except errors.QuadroError as exc:
-            if exc.reason in _LOST_RACE:
-                return 1
-            log.warning("chief %s: %s failed: %s", self.name, type(action).__name__, exc)
-            return 2
+            return self._outcome(action, exc)
         return 0
 
-    async def _call(self, action: Action, request_id: str) -> Any:
-        c = self.client
+    def _outcome(self, action: Action, result: object) -> int:
+        """0 applied, 1 lost a race, 2 failed."""
+        if not isinstance(result, errors.QuadroError):
+            return 0
+        if result.reason in _LOST_RACE:
+            return 1
+        log.warning("chief %s: %s failed: %s", self.name, type(action).__name__, result)
+        return 2
+
+    @staticmethod
+    def _move(action: Assign | Transition, request_id: str) -> quadro.Move:
         if isinstance(action, Assign):
-            return await c.transition_task(
+            return quadro.Move(
                 action.task,
                 "IN_PROGRESS",
                 assignee=action.agent,
@@ -381,16 +413,23 @@ class ChiefAgent:
                 context_snapshot_hash=action.context_snapshot_hash,
                 request_id=request_id,
             )
-        if isinstance(action, Transition):
-            return await c.transition_task(
-                action.task,
-                action.to_status,
-                expected_status=action.expected_status,
-                etag=action.etag,
-                note=action.note,
-                output=action.output,
-                request_id=request_id,
-            )
+        return quadro.Move(
+            action.task,
+            action.to_status,
+            expected_status=action.expected_status,
+            etag=action.etag,
+            note=action.note,
+            output=action.output,
+            request_id=request_id,
+        )
+
+    async def _call(self, action: Action, request_id: str) -> Any:
+        c = self.client
+        if isinstance(action, (Assign, Transition)):
+            (result,) = await c.transition_tasks([self._move(action, request_id)])
+            if isinstance(result, errors.QuadroError):
+                raise result
+            return result
         if isinstance(action, PostTask):
             return await c.post_task(
                 action.board,
