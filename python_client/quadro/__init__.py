@@ -15,10 +15,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from quadro import errors, names, tls
+    from quadro import batcher, errors, names, tls
     from quadro._assignment import Assignment
     from quadro._async_client import AsyncAssignments, AsyncClient, AsyncSubscription
-    from quadro._batch import Move, NewTask
+    from quadro._batch import Move, NewTask, Result
     from quadro._requests import event_type_name, from_value, to_value
     from quadro._sync_client import Assignments, Client, Subscription
     from quadro.retry import RetryPolicy
@@ -32,8 +32,10 @@ __all__ = [
     "Client",
     "Move",
     "NewTask",
+    "Result",
     "RetryPolicy",
     "Subscription",
+    "batcher",
     "errors",
     "event_type_name",
     "from_value",
@@ -51,12 +53,14 @@ _LAZY = {
     "Assignment": ("quadro._assignment", "Assignment"),
     "Move": ("quadro._batch", "Move"),
     "NewTask": ("quadro._batch", "NewTask"),
+    "Result": ("quadro._batch", "Result"),
     "Client": ("quadro._sync_client", "Client"),
     "Subscription": ("quadro._sync_client", "Subscription"),
     "from_value": ("quadro._requests", "from_value"),
     "to_value": ("quadro._requests", "to_value"),
     "event_type_name": ("quadro._requests", "event_type_name"),
     "errors": ("quadro.errors", None),
+    "batcher": ("quadro.batcher", None),
     "tls": ("quadro.tls", None),
     "names": ("quadro.names", None),
 }

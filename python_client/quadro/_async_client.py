@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 
 from quadro import _async_io, _requests, errors, names
 from quadro._assignment import Assignment
-from quadro._batch import Move, NewTask
+from quadro._batch import Move, NewTask, Result
 from quadro.retry import DEFAULT_TARGET, RetryPolicy
 from quadro.v1 import (
     agent_pb2,
@@ -284,14 +284,7 @@ class AsyncClient:
     ) -> task_pb2.PostResultResponse:
         """Record a result: the task moves to PENDING_REVIEW or COMPLETE, as its lifecycle
         says."""
-        request = task_pb2.PostResultRequest(
-            name=task,
-            output=output,
-            agent=agent,
-            attempt=attempt,
-            note=note,
-            request_id=_requests.request_id(request_id),
-        )
+        request = Result(task, output, agent, attempt, note, request_id).request()
         return await self._call(self._tasks.PostResult, request)
 
     async def archive_task(
@@ -309,11 +302,7 @@ class AsyncClient:
         on its own: the response `post_task` would return, or the error it would raise
         (returned, not raised); the call itself fails only if it cannot be made."""
         request = task_pb2.BatchPostTasksRequest(requests=[t.request(board) for t in tasks])
-        response = await self._call(self._tasks.BatchPostTasks, request)
-        return [
-            r.response if r.HasField("response") else errors.from_item_error(r.error)
-            for r in response.results
-        ]
+        return _items(await self._call(self._tasks.BatchPostTasks, request))
 
     async def transition_tasks(
         self, moves: Iterable[Move]
@@ -321,11 +310,15 @@ class AsyncClient:
         """Apply up to 500 moves in one call and one transaction, in order, each answered
         on its own (see `post_tasks`)."""
         request = task_pb2.BatchTransitionTasksRequest(requests=[m.request() for m in moves])
-        response = await self._call(self._tasks.BatchTransitionTasks, request)
-        return [
-            r.response if r.HasField("response") else errors.from_item_error(r.error)
-            for r in response.results
-        ]
+        return _items(await self._call(self._tasks.BatchTransitionTasks, request))
+
+    async def post_results(
+        self, results: Iterable[Result]
+    ) -> list[task_pb2.PostResultResponse | errors.QuadroError]:
+        """Record up to 500 results in one call and one transaction, in order, each
+        answered on its own (see `post_tasks`)."""
+        request = task_pb2.BatchPostResultsRequest(requests=[r.request() for r in results])
+        return _items(await self._call(self._tasks.BatchPostResults, request))
 
     async def hand_off_task(
         self,
@@ -702,6 +695,14 @@ class AsyncClient:
             token = page.next_page_token
             if not token:
                 return
+
+
+def _items(response: Any) -> list[Any]:
+    """A batch response's answers: each item's response, or its error as an exception."""
+    return [
+        r.response if r.HasField("response") else errors.from_item_error(r.error)
+        for r in response.results
+    ]
 
 
 class _AsyncResumable(Generic[T]):

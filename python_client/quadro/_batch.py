@@ -1,4 +1,5 @@
-"""What batch calls take: a new task (`NewTask`) or a move (`Move`) per item, each with
+"""What batch calls take: a new task (`NewTask`), a move (`Move`) or a result
+(`Result`) per item, each with
 the fields of its single call and its own request id. Shared by both clients, which
 also build their single calls from these, so the two never disagree."""
 
@@ -72,4 +73,26 @@ class Move:
         return request
 
 
-__all__ = ["Move", "NewTask"]
+@dataclass(frozen=True)
+class Result:
+    """A worker's result: as `post_result` takes it."""
+
+    task: str
+    output: str
+    agent: str = ""
+    attempt: int = 0
+    note: str = ""
+    request_id: str | None = None
+
+    def request(self) -> task_pb2.PostResultRequest:
+        return task_pb2.PostResultRequest(
+            name=self.task,
+            output=self.output,
+            agent=self.agent,
+            attempt=self.attempt,
+            note=self.note,
+            request_id=_requests.request_id(self.request_id),
+        )
+
+
+__all__ = ["Move", "NewTask", "Result"]

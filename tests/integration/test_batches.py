@@ -84,6 +84,31 @@ def test_moves_are_answered_one_by_one(client: quadro.Client, board: str) -> Non
     assert client.get_board(board).board.head_sequence == before + 3
 
 
+def test_results_are_answered_one_by_one(client: quadro.Client, board: str) -> None:
+    client.register_agent(board, "w", concurrency=10)
+    client.register_agent(board, "v", concurrency=10)
+    mine, theirs, stale = (client.post_task(board, "t", n).task.name for n in "abc")
+    for name, agent in ((mine, "w"), (theirs, "v"), (stale, "w")):
+        client.transition_task(name, "IN_PROGRESS", assignee=agent)
+    results = client.post_results(
+        [
+            quadro.Result(mine, "done", agent="w", attempt=1),
+            quadro.Result(theirs, "stolen", agent="w"),  # not its task
+            quadro.Result(stale, "late", agent="w", attempt=7),  # a superseded attempt
+            quadro.Result(mine, "twice", agent="w"),  # it has moved on
+        ]
+    )
+    kinds = [type(r).__name__ for r in results]
+    assert kinds == [
+        "PostResultResponse", "FailedPrecondition", "CompareAndSetFailed", "FailedPrecondition",
+    ]  # fmt: skip
+    assert [getattr(r, "reason", "") for r in results[1:]] == [
+        reasons.NOT_ASSIGNEE, reasons.STALE_ATTEMPT, reasons.NO_RESULT_STATUS,
+    ]  # fmt: skip
+    statuses = {t.name: t.status for t in client.iter_tasks(board)}
+    assert statuses == {mine: "PENDING_REVIEW", theirs: "IN_PROGRESS", stale: "IN_PROGRESS"}
+
+
 def test_batch_limits(client: quadro.Client, board: str) -> None:
     for items in ([], [quadro.NewTask("t", "x")] * (limits.BATCH_ITEMS_MAX + 1)):
         with pytest.raises(errors.InvalidArgument) as caught:

@@ -313,6 +313,14 @@ def cases() -> list[tuple[str, str, Build]]:
             ),
         ),
         (
+            "by id",
+            "TaskService/BatchPostResults",
+            lambda t, o: _msg(
+                "TaskService/BatchPostResults",
+                {"requests": [{"name": t.live, "output": "x", "agent": "w1"}]},
+            ),
+        ),
+        (
             "by lineage",
             "TaskService/GetLineage",
             lambda t, o: _msg("TaskService/GetLineage", {"name": t.task}),
@@ -522,6 +530,7 @@ MUTATIONS: dict[str, set[str]] = {
     "TaskService/HandOffTask": {"admin", "chief"},
     "TaskService/BatchPostTasks": {"admin", "producer", "chief"},
     "TaskService/BatchTransitionTasks": {"admin", "chief", "worker"},
+    "TaskService/BatchPostResults": {"admin", "chief", "worker"},
     "AgentService/RegisterAgent": {"admin", "worker"},
     "AgentService/Heartbeat": {"admin", "worker"},
     "DataService/PutData": {"admin", "producer", "chief", "worker"},
@@ -790,5 +799,5 @@ async def test_the_runtime_works_with_tokens_of_its_own_roles(
             await until(complete, "every task to complete")
         principals = {e.principal async for e in admin.iter_events("acme.runtime", page_size=1000)}
     assert principals == {"acme-producer", "acme-chief", "acme-worker", "acme-worker-2"}
-    assert doer.stats.completed == 8
+    assert doer.stats.completed == 8, (doer.stats, reviewer.stats)
     assert reviewer.stats.reviewed == 4

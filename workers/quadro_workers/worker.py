@@ -25,6 +25,7 @@ from typing import Any
 
 import quadro
 from quadro import errors, names, reasons
+from quadro.batcher import Batcher
 from quadro.v1 import task_pb2
 from quadro_workers.context import (
     Approve,
@@ -63,6 +64,9 @@ class Worker:
     handlers finish for up to `drain_grace` seconds, and gives back the rest (STALE, so
     that a Chief reassigns them at once).
 
+    Results are posted in batches: those of tasks that finish within `result_delay`
+    seconds of one another (2 ms by default) go back in one call.
+
     `handler(context)` does the work and returns the output: text, or anything JSON-able.
     It may be a coroutine function (it gets a `WorkContext`) or a plain function (it runs
     in a thread and gets a `BlockingContext`). `review_handler(context)`, for agents with
@@ -85,6 +89,7 @@ class Worker:
         version: str = "",
         heartbeat_interval: float = 5.0,
         drain_grace: float = 30.0,
+        result_delay: float = 0.002,
     ) -> None:
         self.client = client
         self.board = names.board_id(names.board(board))
@@ -100,6 +105,10 @@ class Worker:
         self.version = version
         self.heartbeat_interval = heartbeat_interval
         self.drain_grace = drain_grace
+        # Results of tasks that finish together go back in one call.
+        self._results: Batcher[quadro.Result, Any] = Batcher(
+            client.post_results, max_items=max(1, min(concurrency, 100)), delay=result_delay
+        )
         self.stats = WorkerStats()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._taken: set[tuple[str, int]] = set()
@@ -247,17 +256,11 @@ class Worker:
         if review:
             await self._review(name, attempt, result, context)
         else:
-            posted = await self._settle(
-                name,
-                self.client.post_result(
-                    name,
-                    output_text(result),
-                    agent=self.agent_id,
-                    attempt=attempt,
-                    note=context.notes,
-                ),
+            done = quadro.Result(
+                name, output_text(result), agent=self.agent_id, attempt=attempt, note=context.notes
             )
-            self.stats.completed += posted
+            posted = await self._settle(name, self._results.submit(done))
+            self.stats.completed += posted  # after the await: other tasks count meanwhile
 
     def _context(
         self, handler: Handler, task: task_pb2.Task, review: bool, revision: bool

@@ -974,13 +974,13 @@ class BatchPostTasksResponse(_message.Message):
 
     RESULTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___PostTaskResult]:
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___PostTaskOutcome]:
         """One result per request, in the same order."""
 
     def __init__(
         self,
         *,
-        results: _abc.Iterable[Global___PostTaskResult] | None = ...,
+        results: _abc.Iterable[Global___PostTaskOutcome] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -991,7 +991,7 @@ class BatchPostTasksResponse(_message.Message):
 Global___BatchPostTasksResponse: _TypeAlias = BatchPostTasksResponse  # noqa: Y015
 
 @_typing.final
-class PostTaskResult(_message.Message):
+class PostTaskOutcome(_message.Message):
     """The answer to one post of a batch."""
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -1016,7 +1016,7 @@ class PostTaskResult(_message.Message):
     _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_outcome) -> _WhichOneofReturnType_outcome | None: ...
 
-Global___PostTaskResult: _TypeAlias = PostTaskResult  # noqa: Y015
+Global___PostTaskOutcome: _TypeAlias = PostTaskOutcome  # noqa: Y015
 
 @_typing.final
 class BatchTransitionTasksRequest(_message.Message):
@@ -1050,13 +1050,13 @@ class BatchTransitionTasksResponse(_message.Message):
 
     RESULTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___TransitionTaskResult]:
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___TransitionTaskOutcome]:
         """One result per request, in the same order."""
 
     def __init__(
         self,
         *,
-        results: _abc.Iterable[Global___TransitionTaskResult] | None = ...,
+        results: _abc.Iterable[Global___TransitionTaskOutcome] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -1067,7 +1067,7 @@ class BatchTransitionTasksResponse(_message.Message):
 Global___BatchTransitionTasksResponse: _TypeAlias = BatchTransitionTasksResponse  # noqa: Y015
 
 @_typing.final
-class TransitionTaskResult(_message.Message):
+class TransitionTaskOutcome(_message.Message):
     """The answer to one move of a batch."""
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -1092,4 +1092,80 @@ class TransitionTaskResult(_message.Message):
     _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_outcome) -> _WhichOneofReturnType_outcome | None: ...
 
-Global___TransitionTaskResult: _TypeAlias = TransitionTaskResult  # noqa: Y015
+Global___TransitionTaskOutcome: _TypeAlias = TransitionTaskOutcome  # noqa: Y015
+
+@_typing.final
+class BatchPostResultsRequest(_message.Message):
+    """Request of TaskService.BatchPostResults."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___PostResultRequest]:
+        """The results, 1 to 500, applied in this order, each as PostResult takes it."""
+
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___PostResultRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchPostResultsRequest: _TypeAlias = BatchPostResultsRequest  # noqa: Y015
+
+@_typing.final
+class BatchPostResultsResponse(_message.Message):
+    """Response of TaskService.BatchPostResults."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___PostResultOutcome]:
+        """One result per request, in the same order."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___PostResultOutcome] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchPostResultsResponse: _TypeAlias = BatchPostResultsResponse  # noqa: Y015
+
+@_typing.final
+class PostResultOutcome(_message.Message):
+    """The answer to one result of a batch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESPONSE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def response(self) -> Global___PostResultResponse: ...
+    @_builtins.property
+    def error(self) -> Global___ItemError: ...
+    def __init__(
+        self,
+        *,
+        response: Global___PostResultResponse | None = ...,
+        error: Global___ItemError | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "outcome", b"outcome", "response", b"response"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "outcome", b"outcome", "response", b"response"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_outcome: _TypeAlias = _typing.Literal["response", "error"]  # noqa: Y015
+    _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_outcome) -> _WhichOneofReturnType_outcome | None: ...
+
+Global___PostResultOutcome: _TypeAlias = PostResultOutcome  # noqa: Y015

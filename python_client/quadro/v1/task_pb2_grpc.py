@@ -86,6 +86,11 @@ class TaskServiceStub:
                 request_serializer=quadro_dot_v1_dot_task__pb2.BatchTransitionTasksRequest.SerializeToString,
                 response_deserializer=quadro_dot_v1_dot_task__pb2.BatchTransitionTasksResponse.FromString,
                 _registered_method=True)
+        self.BatchPostResults = channel.unary_unary(
+                '/quadro.v1.TaskService/BatchPostResults',
+                request_serializer=quadro_dot_v1_dot_task__pb2.BatchPostResultsRequest.SerializeToString,
+                response_deserializer=quadro_dot_v1_dot_task__pb2.BatchPostResultsResponse.FromString,
+                _registered_method=True)
 
 
 class TaskServiceServicer:
@@ -177,6 +182,14 @@ class TaskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchPostResults(self, request, context):
+        """Records up to 500 results in one call, in order, in one store transaction, each
+        answered on its own as PostResult would answer it alone.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TaskServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -229,6 +242,11 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.BatchTransitionTasks,
                     request_deserializer=quadro_dot_v1_dot_task__pb2.BatchTransitionTasksRequest.FromString,
                     response_serializer=quadro_dot_v1_dot_task__pb2.BatchTransitionTasksResponse.SerializeToString,
+            ),
+            'BatchPostResults': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchPostResults,
+                    request_deserializer=quadro_dot_v1_dot_task__pb2.BatchPostResultsRequest.FromString,
+                    response_serializer=quadro_dot_v1_dot_task__pb2.BatchPostResultsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -503,6 +521,33 @@ class TaskService:
             '/quadro.v1.TaskService/BatchTransitionTasks',
             quadro_dot_v1_dot_task__pb2.BatchTransitionTasksRequest.SerializeToString,
             quadro_dot_v1_dot_task__pb2.BatchTransitionTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchPostResults(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quadro.v1.TaskService/BatchPostResults',
+            quadro_dot_v1_dot_task__pb2.BatchPostResultsRequest.SerializeToString,
+            quadro_dot_v1_dot_task__pb2.BatchPostResultsResponse.FromString,
             options,
             channel_credentials,
             insecure,

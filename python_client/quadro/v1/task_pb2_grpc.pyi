@@ -76,6 +76,10 @@ class TaskServiceStub:
     answered on its own as TransitionTask would answer it alone (an item may depend on
     an earlier one: it sees its effect).
     """
+    BatchPostResults: _grpc.UnaryUnaryMultiCallable[_task_pb2.BatchPostResultsRequest, _task_pb2.BatchPostResultsResponse]
+    """Records up to 500 results in one call, in order, in one store transaction, each
+    answered on its own as PostResult would answer it alone.
+    """
 
 @_typing.type_check_only
 class TaskServiceAsyncStub(TaskServiceStub):
@@ -124,6 +128,10 @@ class TaskServiceAsyncStub(TaskServiceStub):
     """Applies up to 500 transitions in one call, in order, in one store transaction, each
     answered on its own as TransitionTask would answer it alone (an item may depend on
     an earlier one: it sees its effect).
+    """
+    BatchPostResults: _aio.UnaryUnaryMultiCallable[_task_pb2.BatchPostResultsRequest, _task_pb2.BatchPostResultsResponse]  # type: ignore[assignment]
+    """Records up to 500 results in one call, in order, in one store transaction, each
+    answered on its own as PostResult would answer it alone.
     """
 
 class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -230,6 +238,16 @@ class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
         """Applies up to 500 transitions in one call, in order, in one store transaction, each
         answered on its own as TransitionTask would answer it alone (an item may depend on
         an earlier one: it sees its effect).
+        """
+
+    @_abc_1.abstractmethod
+    def BatchPostResults(
+        self,
+        request: _task_pb2.BatchPostResultsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.BatchPostResultsResponse, _abc.Awaitable[_task_pb2.BatchPostResultsResponse]]:
+        """Records up to 500 results in one call, in order, in one store transaction, each
+        answered on its own as PostResult would answer it alone.
         """
 
 def add_TaskServiceServicer_to_server(servicer: TaskServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -48,6 +48,7 @@ METHODS: Mapping[str, frozenset[Capability]] = {
     "/quadro.v1.TaskService/GetLineage": READ,
     "/quadro.v1.TaskService/BatchPostTasks": frozenset({C.POST}),
     "/quadro.v1.TaskService/BatchTransitionTasks": frozenset({C.DISPATCH, C.WORK}),
+    "/quadro.v1.TaskService/BatchPostResults": frozenset({C.DISPATCH, C.WORK}),
     "/quadro.v1.EventService/ListEvents": READ,
     "/quadro.v1.EventService/SubscribeEvents": READ,
     "/quadro.v1.AgentService/RegisterAgent": frozenset({C.WORK, C.ADMIN}),

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import grpc
+from google.protobuf.message import Message
 
 from quadro import limits, reasons
 from quadro.v1 import task_pb2, task_pb2_grpc
@@ -23,6 +24,7 @@ from quadro_server.core.transaction import Applied
 
 Context = grpc.aio.ServicerContext[object, object]
 M = TypeVar("M")
+Outcome = TypeVar("Outcome", bound=Message)
 
 
 class TaskService(task_pb2_grpc.TaskServiceServicer):
@@ -43,7 +45,7 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
         self, request: task_pb2.PostTaskRequest, context: Context
     ) -> task_pb2.PostTaskResponse:
         command = requests.post_task(request, self._ctx.principal(context))
-        return _posted(await self._ctx.store.execute(command))
+        return _answer(await self._ctx.store.execute(command), task_pb2.PostTaskResponse)
 
     async def GetTask(
         self, request: task_pb2.GetTaskRequest, context: Context
@@ -92,20 +94,13 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
         self, request: task_pb2.TransitionTaskRequest, context: Context
     ) -> task_pb2.TransitionTaskResponse:
         command = _transition_command(request, self._ctx.principal(context))
-        return _moved(await self._ctx.store.execute(command))
+        return _answer(await self._ctx.store.execute(command), task_pb2.TransitionTaskResponse)
 
     async def PostResult(
         self, request: task_pb2.PostResultRequest, context: Context
     ) -> task_pb2.PostResultResponse:
-        command = requests.post_result(request, self._ctx.principal(context))
-        agent = own_agent(CALLER.get(), command.agent)
-        if agent != command.agent:
-            command = dataclasses.replace(command, agent=agent)
-        result = result_of(await self._ctx.store.execute(command), TaskResult)
-        assert result.event is not None
-        return task_pb2.PostResultResponse(
-            task=convert.task(result.task), event=convert.event(result.event)
-        )
+        command = _result_command(request, self._ctx.principal(context))
+        return _answer(await self._ctx.store.execute(command), task_pb2.PostResultResponse)
 
     async def ArchiveTask(
         self, request: task_pb2.ArchiveTaskRequest, context: Context
@@ -148,12 +143,7 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
             request.requests, lambda item: requests.post_task(item, principal)
         )
         return task_pb2.BatchPostTasksResponse(
-            results=[
-                task_pb2.PostTaskResult(error=convert.item_error(o))
-                if isinstance(o, QuadroError)
-                else task_pb2.PostTaskResult(response=_posted(o))
-                for o in outcomes
-            ]
+            results=_outcomes(outcomes, task_pb2.PostTaskOutcome, task_pb2.PostTaskResponse)
         )
 
     async def BatchTransitionTasks(
@@ -164,12 +154,20 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
             request.requests, lambda item: _transition_command(item, principal)
         )
         return task_pb2.BatchTransitionTasksResponse(
-            results=[
-                task_pb2.TransitionTaskResult(error=convert.item_error(o))
-                if isinstance(o, QuadroError)
-                else task_pb2.TransitionTaskResult(response=_moved(o))
-                for o in outcomes
-            ]
+            results=_outcomes(
+                outcomes, task_pb2.TransitionTaskOutcome, task_pb2.TransitionTaskResponse
+            )
+        )
+
+    async def BatchPostResults(
+        self, request: task_pb2.BatchPostResultsRequest, context: Context
+    ) -> task_pb2.BatchPostResultsResponse:
+        principal = self._ctx.principal(context)
+        outcomes = await self._apply_items(
+            request.requests, lambda item: _result_command(item, principal)
+        )
+        return task_pb2.BatchPostResultsResponse(
+            results=_outcomes(outcomes, task_pb2.PostResultOutcome, task_pb2.PostResultResponse)
         )
 
     async def _apply_items(
@@ -202,17 +200,34 @@ def _transition_command(request: task_pb2.TransitionTaskRequest, principal: str)
     return command
 
 
-def _posted(applied: Applied) -> task_pb2.PostTaskResponse:
-    result = result_of(applied, TaskResult)
-    assert result.event is not None
-    return task_pb2.PostTaskResponse(
-        task=convert.task(result.task), event=convert.event(result.event)
-    )
+def _result_command(request: task_pb2.PostResultRequest, principal: str) -> Command:
+    command = requests.post_result(request, principal)
+    agent = own_agent(CALLER.get(), command.agent)
+    return command if agent == command.agent else dataclasses.replace(command, agent=agent)
 
 
-def _moved(applied: Applied) -> task_pb2.TransitionTaskResponse:
+# The answers of the calls that move a task: the task after it, and the event written.
+Answer = TypeVar(
+    "Answer",
+    task_pb2.PostTaskResponse,
+    task_pb2.TransitionTaskResponse,
+    task_pb2.PostResultResponse,
+)
+
+
+def _answer(applied: Applied, kind: type[Answer]) -> Answer:
     result = result_of(applied, TaskResult)
     assert result.event is not None
-    return task_pb2.TransitionTaskResponse(
-        task=convert.task(result.task), event=convert.event(result.event)
-    )
+    return kind(task=convert.task(result.task), event=convert.event(result.event))
+
+
+def _outcomes(
+    outcomes: list[Applied | QuadroError], wrapper: type[Outcome], kind: type[Answer]
+) -> list[Outcome]:
+    """Each item's answer, or its error, in the batch response's outcome message."""
+    return [
+        wrapper(error=convert.item_error(o))
+        if isinstance(o, QuadroError)
+        else wrapper(response=_answer(o, kind))
+        for o in outcomes
+    ]
