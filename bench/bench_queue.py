@@ -1,0 +1,253 @@
+"""Quadro's full task cycle against a plain PostgreSQL job queue, in one run on one
+PostgreSQL server.
+
+- pgbench simple-update, 8 clients: what the database does with tiny transactions.
+- PgQueuer (bench/requirements-queue.txt), one process, no-op jobs: N jobs enqueued,
+  then drained by a QueueManager in drain mode, with its default batch of 10 and with
+  100. Drain rate = jobs / drain time.
+- Quadro's full cycle (posted -> dispatched by a Chief -> no-op handler in a Worker ->
+  complete), as bench/bench_runtime.py runs it: one `quadro serve`, one `quadro chief`
+  and four `quadro worker`s, 256 tasks kept unfinished; on PostgreSQL and on SQLite.
+
+For each: items per second, write transactions per item (PostgreSQL transaction ids
+assigned during the run: read-only transactions take none), and CPU per item (every
+process of the system, PostgreSQL's included). The project's target: Quadro's full cycle
+on PostgreSQL at least as fast as PgQueuer's default drain.
+
+    .venv/bin/pip install -r bench/requirements-queue.txt
+    .venv/bin/python bench/bench_queue.py            # about 3 min
+    .venv/bin/python bench/bench_queue.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+
+import quadro
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from bench.bench_replicas import (
+    ADMIN_URL,
+    PG_BIN,
+    create_database,
+    database_url,
+    drop_database,
+    pgbench,
+    postgres_cpu,
+)
+from bench.bench_runtime import FLOW, run_flow
+from bench.bench_transitions import cpu_model, source_version
+from support.server import ServerProcess
+
+TARGET = 1.0
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str
+    items: int
+    seconds: float
+    write_transactions: int | None
+    cpu_seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.items / self.seconds
+
+    @property
+    def tx_per_item(self) -> str:
+        if self.write_transactions is None:
+            return "—"
+        return f"{self.write_transactions / self.items:.2f}"
+
+    @property
+    def cpu_us_per_item(self) -> float:
+        return self.cpu_seconds / self.items * 1e6
+
+
+def assigned_xids() -> int:
+    """Transaction ids PostgreSQL has handed out so far (write transactions only); the
+    query itself takes none."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def own_cpu() -> float:
+    """CPU seconds of this process and its finished children (pgbench)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
+# --- pgbench --------------------------------------------------------------------------
+
+
+def run_pgbench(seconds: float) -> Run:
+    name = create_database()
+    try:
+        url = database_url(name)
+        subprocess.run([str(PG_BIN / "pgbench"), "-i", "-s", "10", "-q", url], check=True,
+                       capture_output=True)  # fmt: skip
+        xids, cpu, pg = assigned_xids(), own_cpu(), postgres_cpu()
+        result = pgbench(name, 8, seconds)
+        transactions = round(result.tps * seconds)
+        return Run(
+            "pgbench simple-update, 8 clients",
+            transactions,
+            seconds,
+            assigned_xids() - xids,
+            own_cpu() - cpu + postgres_cpu() - pg,
+        )
+    finally:
+        drop_database(name)
+
+
+# --- PgQueuer -------------------------------------------------------------------------
+
+
+async def run_pgqueuer(jobs: int, batch_size: int) -> Run:
+    from pgqueuer import PsycopgDriver, Queries, QueueManager
+    from pgqueuer.types import QueueExecutionMode
+
+    name = create_database()
+    try:
+        url = database_url(name)
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            queries = Queries.from_psycopg_connection(conn)
+            await queries.install()
+            for start in range(0, jobs, 1000):
+                count = min(1000, jobs - start)
+                await queries.enqueue(["noop"] * count, [None] * count, [0] * count)
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            manager = QueueManager(Queries(PsycopgDriver(conn)))
+            done = 0
+            finished = 0.0
+
+            @manager.entrypoint("noop")
+            async def noop(job: object) -> None:
+                nonlocal done, finished
+                done += 1
+                if done == jobs:  # the drain's end, not the queue manager's shutdown
+                    finished = time.perf_counter()
+
+            xids, cpu, pg = assigned_xids(), own_cpu(), postgres_cpu()
+            started = time.perf_counter()
+            await manager.run(
+                batch_size=batch_size,
+                mode=QueueExecutionMode.drain,
+                dequeue_timeout=timedelta(seconds=1),
+                log_aggregation_interval=timedelta(0),
+            )
+            elapsed = finished - started
+            if done != jobs:
+                raise RuntimeError(f"PgQueuer drained {done} of {jobs} jobs")
+            return Run(
+                f"PgQueuer 1.6, batch {batch_size}, 1 process",
+                jobs,
+                elapsed,
+                assigned_xids() - xids,
+                own_cpu() - cpu + postgres_cpu() - pg,
+            )
+    finally:
+        drop_database(name)
+
+
+# --- Quadro ---------------------------------------------------------------------------
+
+
+def run_quadro(store: str, label: str, seconds: float, on_postgres: bool) -> Run:
+    with tempfile.TemporaryDirectory(prefix="quadro-bench-") as folder:
+        server = ServerProcess(store, log_dir=Path(folder)).start()
+        try:
+            xids, pg = assigned_xids(), postgres_cpu()
+            flow = asyncio.run(run_flow(server, seconds, warmup=3.0))
+            pg_cpu, tx = postgres_cpu() - pg, assigned_xids() - xids
+            total = asyncio.run(count_tasks(server.address))
+        finally:
+            server.stop()
+    # The Quadro processes' CPU is the measured window's; PostgreSQL's and the
+    # transaction ids are the whole run's, spread over every task it completed.
+    return Run(
+        label,
+        flow.completed,
+        flow.seconds,
+        round(tx * flow.completed / total) if on_postgres else None,
+        sum(flow.cpu.values()) * flow.seconds
+        + (pg_cpu * flow.completed / total if on_postgres else 0),
+    )
+
+
+async def count_tasks(address: str) -> int:
+    async with quadro.AsyncClient(address) as client:
+        return (await client.get_board(FLOW)).board.head_sequence // 3  # 3 events a task
+
+
+def report(runs: Sequence[Run], seconds: float) -> str:
+    by_name = {r.name: r for r in runs}
+    queue = next(r for r in runs if r.name.startswith("PgQueuer") and "batch 10," in r.name)
+    quadro_pg = by_name["Quadro full cycle, PostgreSQL"]
+    ratio = quadro_pg.rate / queue.rate
+    lines = [
+        "## Quadro against a PostgreSQL job queue",
+        "",
+        f"- CPU: {cpu_model()}; PostgreSQL {ADMIN_URL.rsplit('@', 1)[-1]}",
+        f"- Quadro: {source_version()}; {seconds:.0f} s per measured window",
+        "",
+        "| system | items/s | write transactions per item | CPU per item (µs, all processes) |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for r in runs:
+        lines.append(f"| {r.name} | {r.rate:,.0f} | {r.tx_per_item} | {r.cpu_us_per_item:,.0f} |")
+    lines += [
+        "",
+        f"Quadro's full cycle on PostgreSQL / PgQueuer's default drain: **{ratio:.2f}** "
+        f"(target >= {TARGET:.1f}: {'met' if ratio >= TARGET else 'NOT met'}).",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--jobs", type=int, default=20_000, help="PgQueuer jobs per drain")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    seconds, jobs = (3.0, 2_000) if args.quick else (args.seconds, args.jobs)
+    runs = []
+    print("pgbench...", file=sys.stderr, flush=True)
+    runs.append(run_pgbench(seconds))
+    for batch in (10, 100):
+        print(f"PgQueuer, batch {batch}...", file=sys.stderr, flush=True)
+        runs.append(asyncio.run(run_pgqueuer(jobs, batch)))
+    print("Quadro on PostgreSQL...", file=sys.stderr, flush=True)
+    name = create_database()
+    try:
+        runs.append(run_quadro(database_url(name), "Quadro full cycle, PostgreSQL", seconds, True))
+    finally:
+        drop_database(name)
+    print("Quadro on SQLite...", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(prefix="quadro-bench-") as folder:
+        store = str(Path(folder) / "quadro.db")
+        runs.append(run_quadro(store, "Quadro full cycle, SQLite", seconds, False))
+    print(report(runs, seconds))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
