@@ -139,12 +139,13 @@ async def run_pgqueuer(jobs: int, batch_size: int) -> Run:
             done = 0
             finished = 0.0
 
-            @manager.entrypoint("noop")
             async def noop(job: object) -> None:
                 nonlocal done, finished
                 done += 1
                 if done == jobs:  # the drain's end, not the queue manager's shutdown
                     finished = time.perf_counter()
+
+            manager.entrypoint("noop")(noop)
 
             xids, cpu, pg = assigned_xids(), own_cpu(), postgres_cpu()
             started = time.perf_counter()
