@@ -8,6 +8,8 @@ PostgreSQL server.
 - Quadro's full cycle (posted -> dispatched by a Chief -> no-op handler in a Worker ->
   complete), as bench/bench_runtime.py runs it: one `quadro serve`, one `quadro chief`
   and four `quadro worker`s, 256 tasks kept unfinished; on PostgreSQL and on SQLite.
+- Quadro draining a backlog, as PgQueuer drains its queue: N tasks posted beforehand,
+  then the same Chief and Workers dispatch and finish them all; on PostgreSQL.
 
 For each: items per second, write transactions per item (PostgreSQL transaction ids
 assigned during the run: read-only transactions take none), and CPU per item (every
@@ -36,6 +38,7 @@ from pathlib import Path
 import psycopg
 
 import quadro
+from quadro import limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -49,7 +52,7 @@ from bench.bench_replicas import (
     pgbench,
     postgres_cpu,
 )
-from bench.bench_runtime import FLOW, run_flow
+from bench.bench_runtime import FLOW, ProcessCpu, run_flow, start_runtime
 from bench.bench_transitions import cpu_model, source_version
 from support.server import ServerProcess
 
@@ -194,6 +197,63 @@ def run_quadro(store: str, label: str, seconds: float, on_postgres: bool) -> Run
     )
 
 
+def run_quadro_drain(store: str, label: str, tasks: int, on_postgres: bool) -> Run:
+    """Like PgQueuer's drain: `tasks` posted beforehand (in batch calls), then the Chief
+    and Workers started; measured from the first assignment to the last completion, by
+    the server's clock in the event log."""
+    with tempfile.TemporaryDirectory(prefix="quadro-bench-") as folder:
+        server = ServerProcess(store, log_dir=Path(folder)).start()
+        try:
+            asyncio.run(post_backlog(server.address, tasks))
+            xids, pg = assigned_xids(), postgres_cpu()
+            processes = start_runtime(server)
+            try:
+                cpu = ProcessCpu(
+                    {"all": [server.process.pid, *(p.process.pid for p in processes)]}  # type: ignore[union-attr]
+                )
+                before = cpu.read()["all"]
+                first, last = asyncio.run(wait_drained(server.address, tasks))
+                used = cpu.read()["all"] - before
+            finally:
+                for process in processes:
+                    process.stop()
+            pg_cpu, tx = postgres_cpu() - pg, assigned_xids() - xids
+        finally:
+            server.stop()
+    return Run(
+        label,
+        tasks,
+        last - first,
+        tx if on_postgres else None,
+        used + (pg_cpu if on_postgres else 0),
+    )
+
+
+async def post_backlog(address: str, tasks: int) -> None:
+    async with quadro.AsyncClient(address, timeout=120) as client:
+        await client.create_board(FLOW, default_profile="fast")
+        for start in range(0, tasks, limits.BATCH_ITEMS_MAX):
+            count = min(limits.BATCH_ITEMS_MAX, tasks - start)
+            await client.post_tasks(FLOW, [quadro.NewTask("noop", "backlog")] * count)
+
+
+async def wait_drained(address: str, tasks: int) -> tuple[float, float]:
+    """Server times of the first assignment and the last completion, once all are done."""
+    async with quadro.AsyncClient(address) as client:
+        for _ in range(6000):
+            if (await client.get_board(FLOW)).board.head_sequence >= 3 * tasks:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise RuntimeError("the runtime did not drain its backlog within 5 min")
+        first = await client.list_events(FLOW, event_types=["task_assigned"], page_size=1)
+        done = [
+            e.create_time.ToMicroseconds()
+            async for e in client.iter_events(FLOW, event_types=["task_completed"], page_size=1000)
+        ]
+    return first.events[0].create_time.ToMicroseconds() / 1e6, max(done) / 1e6
+
+
 async def count_tasks(address: str) -> int:
     async with quadro.AsyncClient(address) as client:
         return (await client.get_board(FLOW)).board.head_sequence // 3  # 3 events a task
@@ -240,6 +300,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = create_database()
     try:
         runs.append(run_quadro(database_url(name), "Quadro full cycle, PostgreSQL", seconds, True))
+    finally:
+        drop_database(name)
+    print("Quadro draining a backlog on PostgreSQL...", file=sys.stderr, flush=True)
+    name = create_database()
+    try:
+        runs.append(
+            run_quadro_drain(
+                database_url(name), "Quadro draining a backlog, PostgreSQL", jobs, True
+            )
+        )
     finally:
         drop_database(name)
     print("Quadro on SQLite...", file=sys.stderr, flush=True)

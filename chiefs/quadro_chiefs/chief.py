@@ -22,7 +22,7 @@ from typing import Any
 
 import quadro
 from quadro import errors, limits, names, reasons
-from quadro.v1 import chief_pb2, event_pb2
+from quadro.v1 import agent_pb2, chief_pb2, event_pb2
 from quadro_chiefs.actions import Action, Assign, HandOff, PostTask, Transition
 from quadro_chiefs.cadence import Cadence, Cron, Debounced, Periodic, Reactive
 from quadro_chiefs.policies import default_policy
@@ -69,6 +69,15 @@ _TRIGGER_PROTO = {
     STALE: chief_pb2.CYCLE_TRIGGER_STALE,
     SCHEDULE: chief_pb2.CYCLE_TRIGGER_SCHEDULE,
 }
+
+
+def _capacity(snapshot: Snapshot) -> frozenset[tuple[str, int, int]]:
+    return _capacity_of(a for board in snapshot.boards for a in board.agents)
+
+
+def _capacity_of(agents: Iterable[agent_pb2.Agent]) -> frozenset[tuple[str, int, int]]:
+    """Who could take work, and how much: enough to tell that it changed."""
+    return frozenset((a.name, a.status, a.concurrency - a.active_tasks) for a in agents)
 
 
 def _board_of(action: Action) -> str:
@@ -120,7 +129,12 @@ class ChiefAgent:
         cycles_kept: int = 10_000,
         version: str = "",
         wake_on: Sequence[str] = WAKE_ON,
+        capacity_check: float = 2.0,
     ) -> None:
+        """`capacity_check`: while work waits and the last cycle could hand none of it
+        out, look at the agents every this many seconds, and think again when their
+        capacity has changed (a worker joined or freed a slot without an event that
+        says so). 0 turns it off."""
         if not boards:
             raise ValueError("a Chief needs at least one board")
         self.client = client
@@ -132,6 +146,9 @@ class ChiefAgent:
         self.max_concurrent_actions = max_concurrent_actions
         self.version = version
         self.wake_on = list(wake_on)
+        self.capacity_check = capacity_check
+        # Agents' capacity as the last cycle saw it, while work waited undispatched.
+        self._stuck_on: frozenset[tuple[str, int, int]] | None = None
         self.state = ChiefState.SLEEPING
         self.cycles: collections.deque[CycleRecord] = collections.deque(maxlen=cycles_kept)
         self.cycle_count = 0
@@ -178,7 +195,11 @@ class ChiefAgent:
             await self._register()
             self.ready.set()
             self.wake(SEED)
-            await self._cycles()
+            watch = asyncio.create_task(self._watch_capacity(), name=f"chief-{self.name}-capacity")
+            try:
+                await self._cycles()
+            finally:
+                watch.cancel()
         finally:
             follow.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -278,12 +299,36 @@ class ChiefAgent:
         )
         self.cycles.append(record)
         await self._record(record, snapshot, counts)
+        stuck = record.waiting and not record.actions and not record.errors
+        self._stuck_on = _capacity(snapshot) if stuck else None
         if record.lost_races:
             # Others moved what it saw: the board has changed since the snapshot, and
             # what it lost may have left work undone (a slot it counted on was taken).
             # Decide again on a fresh snapshot, as any event would make it.
             self.wake(EVENT)
         return record
+
+    async def _watch_capacity(self) -> None:
+        """A worker that registers, or frees a slot, writes no event a Chief wakes on:
+        while work waits undispatched, check the agents now and then, and think again
+        when their capacity differs from what the last cycle saw. A scheduled Chief
+        keeps to its ticks."""
+        if self.capacity_check <= 0 or isinstance(self.cadence, (Periodic, Cron)):
+            return
+        while not self._stopping.is_set():
+            await asyncio.sleep(self.capacity_check)
+            seen = self._stuck_on
+            if seen is None or SCHEDULE in self._triggers:
+                continue
+            try:
+                agents = [
+                    a for b in self.boards async for a in self.client.iter_agents(b, page_size=1000)
+                ]
+            except errors.QuadroError:
+                continue
+            if _capacity_of(agents) != seen:
+                self._stuck_on = None
+                self.wake(SCHEDULE)
 
     async def _register(self) -> None:
         for board in self.boards:

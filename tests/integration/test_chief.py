@@ -251,6 +251,34 @@ async def _more_cycles(chief: ChiefAgent, count: int) -> bool:
     return chief.cycle_count > count
 
 
+async def test_a_worker_that_joins_later_gets_the_waiting_work(
+    aclient: quadro.AsyncClient, board: str
+) -> None:
+    """Work waits and nobody can take it; then a worker registers, which writes no
+    event: the Chief notices the new capacity and dispatches, with no new event."""
+    names = await post_many(aclient, board, "claim_intake", 5)
+    chief = ChiefAgent(aclient, "dispatcher", [board], capacity_check=0.2)
+    async with Background(chief):
+        await until(lambda: _cycled(chief), "the seed cycle")
+        assert chief.cycles[0].waiting == 5
+        assert chief.cycles[0].actions == 0
+        await aclient.register_agent(board, "late", concurrency=10)
+
+        async def dispatched() -> bool:
+            return (await statuses(aclient, board)) == {"IN_PROGRESS": 5}
+
+        await until(dispatched, "the backlog to be dispatched", seconds=10)
+    assert [r.trigger for r in chief.cycles][:2] == ["seed", "schedule"]
+    assert sum(r.actions for r in chief.cycles) == 5
+    assert {(await aclient.get_task(n)).task.assigned_to for n in names} == {"late"}
+    # Nothing changed after that: the Chief went back to sleep.
+    assert len(chief.cycles) <= 3
+
+
+async def _cycled(chief: ChiefAgent) -> bool:
+    return bool(chief.cycles)
+
+
 async def test_a_periodic_chief_sleeps_between_ticks(
     aclient: quadro.AsyncClient, board: str
 ) -> None:
