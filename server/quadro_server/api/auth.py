@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import hmac
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -137,7 +136,7 @@ def bearer_token(metadata: Sequence[tuple[str, Any]] | None) -> str | None:
     for key, value in metadata or ():
         if key == "authorization" and isinstance(value, str):
             scheme, _, token = value.partition(" ")
-            if hmac.compare_digest(scheme.lower(), "bearer") and token.strip():
+            if scheme.lower() == "bearer" and token.strip():
                 return token.strip()
     return None
 
