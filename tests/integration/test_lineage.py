@@ -176,14 +176,21 @@ def test_lineage_across_boards(client: quadro.Client, boards: tuple[str, str, st
 def test_no_two_children_across_a_crash(store_url: str, tmp_path: Path) -> None:
     """Hand-offs in flight when the server is killed: retried with their request ids
     after the restart (and raced by a second caller), every parent has exactly one
-    successor and its board logs exactly one post per successor."""
+    successor and its board logs exactly one post per successor. Half the parents are
+    still IN_PROGRESS: their hand-off finishes them in the same step, so none ends up
+    completed without a successor, or completed twice."""
     server = ServerProcess(store_url, log_dir=tmp_path).start()
     try:
         retrying = quadro.RetryPolicy(max_attempts=60)
         client = quadro.Client(server.address, retry=retrying)
         client.create_board("from", default_profile="fast")
         client.create_board("to", default_profile="fast")
-        parents = [finished(client, "from", f"p{i}") for i in range(40)]
+        parents = [finished(client, "from", f"p{i}") for i in range(20)]
+        live = [client.post_task("from", "t", f"live {i}").task.name for i in range(20)]
+        for name in live:
+            client.transition_task(name, "IN_PROGRESS", assignee="w")
+        finishing = {name: "COMPLETE" for name in live}
+        parents += live
         done: dict[str, str] = {}
         refusals: list[str] = []
 
@@ -191,7 +198,11 @@ def test_no_two_children_across_a_crash(store_url: str, tmp_path: Path) -> None:
             with quadro.Client(server.address, retry=retrying) as own:
                 for parent in parents:
                     try:
-                        own.hand_off_task(parent, "to", "t", "child", request_id=f"{parent}-{who}")
+                        own.hand_off_task(
+                            parent, "to", "t", "child", request_id=f"{parent}-{who}",
+                            to_status=finishing.get(parent, ""),
+                            expected_status="IN_PROGRESS" if parent in finishing else "",
+                        )  # fmt: skip
                         done[parent] = who
                     except errors.FailedPrecondition as exc:
                         refusals.append(exc.reason)
@@ -208,13 +219,17 @@ def test_no_two_children_across_a_crash(store_url: str, tmp_path: Path) -> None:
             racer.join(120)
             assert not racer.is_alive()
         assert set(done) == set(parents)  # never zero children
-        assert set(refusals) <= {reasons.ALREADY_HANDED_OFF}
+        assert set(refusals) <= {reasons.ALREADY_HANDED_OFF, reasons.STATUS_MISMATCH}
         for parent in parents:
             children = client.get_lineage(parent).descendants
             assert len(children) == 1, parent
             assert client.get_task(parent).task.successor_task == children[0].name
         posts = list(client.iter_events("to", event_types=["task_posted"]))
         assert len(posts) == len(parents)
+        for name in live:
+            assert client.get_task(name).task.status == "COMPLETE"
+            moves = [e.to_status for e in client.task_history(name)]
+            assert moves.count("COMPLETE") == 1
         client.close()
     finally:
         server.stop()
