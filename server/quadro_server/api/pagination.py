@@ -85,6 +85,16 @@ def int_position(request: Message, token: str) -> int:
 
 
 def pair_position(request: Message, token: str) -> tuple[int, str] | None:
+    """A (time or sequence, id) position: keysets by (create_time, id)."""
+    return _pair(request, token, lambda second: isinstance(second, str))
+
+
+def int_pair_position(request: Message, token: str) -> tuple[int, int] | None:
+    """An (index, sequence) position: listings over several boards."""
+    return _pair(request, token, _is_position_int)
+
+
+def _pair(request: Message, token: str, second_ok: Callable[[Any], bool]) -> tuple[int, Any] | None:
     position = decode(request, token)
     if position is None:
         return None
@@ -92,20 +102,7 @@ def pair_position(request: Message, token: str) -> tuple[int, str] | None:
         not isinstance(position, list)
         or len(position) != 2
         or not _is_position_int(position[0])
-        or not isinstance(position[1], str)
-    ):
-        raise _malformed()
-    return position[0], position[1]
-
-
-def int_pair_position(request: Message, token: str) -> tuple[int, int] | None:
-    position = decode(request, token)
-    if position is None:
-        return None
-    if (
-        not isinstance(position, list)
-        or len(position) != 2
-        or not all(map(_is_position_int, position))
+        or not second_ok(position[1])
     ):
         raise _malformed()
     return position[0], position[1]
