@@ -8,6 +8,8 @@ PostgreSQL server.
 - Quadro's full cycle (posted -> dispatched by a Chief -> no-op handler in a Worker ->
   complete), as bench/bench_runtime.py runs it: one `quadro serve`, one `quadro chief`
   and four `quadro worker`s, 256 tasks kept unfinished; on PostgreSQL and on SQLite.
+  Each worker runs up to 64 no-op handlers at once (PgQueuer runs a dequeued batch's
+  jobs concurrently too): a worker's concurrency is the credit it gives the board.
 - Quadro draining a backlog, as PgQueuer drains its queue: N tasks posted beforehand,
   then the same Chief and Workers dispatch and finish them all; on PostgreSQL.
 
@@ -57,6 +59,8 @@ from bench.bench_transitions import cpu_model, source_version
 from support.server import ServerProcess
 
 TARGET = 1.0
+# Tasks each worker may hold at once: its credit on the board.
+WORKER_CONCURRENCY = 64
 
 
 @dataclass(frozen=True)
@@ -180,7 +184,7 @@ def run_quadro(store: str, label: str, seconds: float, on_postgres: bool) -> Run
         server = ServerProcess(store, log_dir=Path(folder)).start()
         try:
             xids, pg = assigned_xids(), postgres_cpu()
-            flow = asyncio.run(run_flow(server, seconds, warmup=3.0))
+            flow = asyncio.run(run_flow(server, seconds, 3.0, WORKER_CONCURRENCY))
             pg_cpu, tx = postgres_cpu() - pg, assigned_xids() - xids
             total = asyncio.run(count_tasks(server.address))
         finally:
@@ -206,7 +210,7 @@ def run_quadro_drain(store: str, label: str, tasks: int, on_postgres: bool) -> R
         try:
             asyncio.run(post_backlog(server.address, tasks))
             xids, pg = assigned_xids(), postgres_cpu()
-            processes = start_runtime(server)
+            processes = start_runtime(server, WORKER_CONCURRENCY)
             try:
                 cpu = ProcessCpu(
                     {"all": [server.process.pid, *(p.process.pid for p in processes)]}  # type: ignore[union-attr]
@@ -268,7 +272,8 @@ def report(runs: Sequence[Run], seconds: float) -> str:
         "## Quadro against a PostgreSQL job queue",
         "",
         f"- CPU: {cpu_model()}; PostgreSQL {ADMIN_URL.rsplit('@', 1)[-1]}",
-        f"- Quadro: {source_version()}; {seconds:.0f} s per measured window",
+        f"- Quadro: {source_version()}; {seconds:.0f} s per measured window; 1 Chief, "
+        f"4 workers x concurrency {WORKER_CONCURRENCY}",
         "",
         "| system | items/s | write transactions per item | CPU per item (µs, all processes) |",
         "| --- | ---: | ---: | ---: |",

@@ -5,6 +5,9 @@ connection of its own and reads the new events from the table; every `poll_inter
 it also compares every board's head with what it has delivered, which catches what a
 notification lost with a dropped connection would have missed. A notification is only
 ever a hint that the table has moved.
+
+The replica's own commits reach its listeners straight from the store; their
+notifications, which may arrive before the committing call resumes, are not read back.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ class EventFeed:
         self._poll_interval = poll_interval
         # Per board, the last sequence handed to the listeners.
         self._delivered: dict[str, int] = {}
+        # Per board, the head a local commit in flight will hand to the listeners itself.
+        self._expected: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -62,6 +67,16 @@ class EventFeed:
                 self._delivered[event.board_id] = event.sequence
                 fresh.append(event)
         return fresh
+
+    def expect(self, heads: dict[str, int]) -> None:
+        """A local commit in flight will deliver these heads itself (until `settle`)."""
+        for board_id, head in heads.items():
+            self._expected[board_id] = max(head, self._expected.get(board_id, 0))
+
+    def settle(self) -> None:
+        """The local commit is over: delivered, or of unknown outcome, which the next
+        poll brings."""
+        self._expected.clear()
 
     async def _run(self) -> None:
         delay = 0.1
@@ -88,7 +103,7 @@ class EventFeed:
     async def _on_notice(self, payload: str) -> None:
         for item in payload.split(";"):
             board_id, _, head = item.rpartition(":")
-            if board_id and head.isdigit():
+            if board_id and head.isdigit() and int(head) > self._expected.get(board_id, 0):
                 await self._catch_up(board_id, int(head))
 
     async def _poll(self) -> None:

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import weakref
 import zlib
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -99,6 +101,7 @@ class PostgresStore(BatchingStore):
         super().__init__(max_batch)
         self.url = url
         self._engine = engine or Engine()
+        idle = _IdleCheck(seconds=1.0)
         self._pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             url,
             connection_class=psycopg.AsyncConnection[DictRow],
@@ -106,7 +109,8 @@ class PostgresStore(BatchingStore):
             max_size=pool_size,
             open=False,
             kwargs={"autocommit": True, "row_factory": dict_row},
-            check=AsyncConnectionPool.check_connection,
+            check=idle.check,
+            reset=idle.reset,
             configure=_configure,
             name="quadro",
         )
@@ -145,6 +149,15 @@ class PostgresStore(BatchingStore):
     # --- writes ---------------------------------------------------------------------
 
     async def _commit_batch(self, commands: list[Command], now: int) -> list[Applied | QuadroError]:
+        try:
+            return await self._commit_or_split(commands, now)
+        finally:
+            # No await from here to the batch's publication: no notification slips in.
+            self._feed.settle()
+
+    async def _commit_or_split(
+        self, commands: list[Command], now: int
+    ) -> list[Applied | QuadroError]:
         try:
             try:
                 return await self._transaction(commands, now)
@@ -379,7 +392,9 @@ class PostgresStore(BatchingStore):
                     "UPDATE boards SET head_sequence = %s, head_time = %s WHERE board_id = %s",
                     heads,
                 )
-                # Delivered at COMMIT, to every replica (this one included).
+                # Delivered at COMMIT, to every replica (this one included, which
+                # publishes its own events without reading them back).
+                self._feed.expect({b: h for h, _, b in heads})
                 await cur.execute(
                     "SELECT pg_notify(%s, %s)",
                     (self._feed.channel, ";".join(f"{b}:{h}" for h, _, b in heads)),
@@ -590,6 +605,26 @@ class PostgresStore(BatchingStore):
 
 
 # --- shared SQL -----------------------------------------------------------------------
+
+
+class _IdleCheck:
+    """Checks a connection taken from the pool only when it has sat there a while: one
+    the server may have dropped meanwhile (a restart, an idle timeout). A check is a
+    round trip, which every batch and every read would otherwise pay; a connection that
+    broke while in steady use fails its statement, and the caller's retry gets a fresh
+    one."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._returned: weakref.WeakKeyDictionary[Conn, float] = weakref.WeakKeyDictionary()
+
+    async def check(self, conn: Conn) -> None:
+        returned = self._returned.pop(conn, None)
+        if returned is None or time.monotonic() - returned > self.seconds:
+            await AsyncConnectionPool.check_connection(conn)
+
+    async def reset(self, conn: Conn) -> None:
+        self._returned[conn] = time.monotonic()
 
 
 async def _configure(conn: Conn) -> None:
