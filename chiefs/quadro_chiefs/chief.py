@@ -22,11 +22,11 @@ from typing import Any
 
 import quadro
 from quadro import errors, limits, names, reasons
-from quadro.v1 import agent_pb2, chief_pb2, event_pb2
+from quadro.v1 import agent_pb2, board_pb2, chief_pb2, event_pb2
 from quadro_chiefs.actions import Action, Assign, HandOff, PostTask, Transition
 from quadro_chiefs.cadence import Cadence, Cron, Debounced, Periodic, Reactive
 from quadro_chiefs.policies import default_policy
-from quadro_chiefs.snapshot import Snapshot, read_board
+from quadro_chiefs.snapshot import WAITING_LIMIT, BoardView, Snapshot, read_board
 
 log = logging.getLogger("quadro.chief")
 
@@ -130,11 +130,17 @@ class ChiefAgent:
         version: str = "",
         wake_on: Sequence[str] = WAKE_ON,
         capacity_check: float = 2.0,
+        waiting_limit: int = WAITING_LIMIT,
     ) -> None:
         """`capacity_check`: while work waits and the last cycle could hand none of it
         out, look at the agents every this many seconds, and think again when their
         capacity has changed (a worker joined or freed a slot without an event that
-        says so). 0 turns it off."""
+        says so). 0 turns it off.
+
+        `waiting_limit`: a cycle's snapshot holds, per board, the first this many tasks
+        waiting for an agent, in dispatch order (0: the whole backlog). Tasks that no
+        agent of the scope can take, sitting ahead of more than this many, hide the
+        ones behind them: scope Chiefs by task type, or raise it."""
         if not boards:
             raise ValueError("a Chief needs at least one board")
         self.client = client
@@ -147,6 +153,9 @@ class ChiefAgent:
         self.version = version
         self.wake_on = list(wake_on)
         self.capacity_check = capacity_check
+        self.waiting_limit = waiting_limit
+        # Boards as first read: their lifecycles never change, so cycles need not re-read.
+        self._board_specs: dict[str, board_pb2.Board] = {}
         # Agents' capacity as the last cycle saw it, while work waited undispatched.
         self._stuck_on: frozenset[tuple[str, int, int]] | None = None
         self.state = ChiefState.SLEEPING
@@ -264,7 +273,7 @@ class ChiefAgent:
         try:
             self.state = ChiefState.THINKING
             views, _ = await asyncio.gather(
-                asyncio.gather(*(read_board(self.client, b, self.task_types) for b in self.boards)),
+                asyncio.gather(*(self._read(b) for b in self.boards)),
                 self._report(chief_pb2.CHIEF_STATE_THINKING),
             )
             snapshot = Snapshot(list(views))
@@ -307,6 +316,13 @@ class ChiefAgent:
             # Decide again on a fresh snapshot, as any event would make it.
             self.wake(EVENT)
         return record
+
+    async def _read(self, board: str) -> BoardView:
+        view = await read_board(
+            self.client, self._board_specs.get(board, board), self.task_types, self.waiting_limit
+        )
+        self._board_specs[board] = view.board
+        return view
 
     async def _watch_capacity(self) -> None:
         """A worker that registers, or frees a slot, writes no event a Chief wakes on:

@@ -12,6 +12,7 @@ from quadro_chiefs.cadence import parse_cadence
 from quadro_chiefs.chief import ChiefAgent
 from quadro_chiefs.ombudsman import Ombudsman, parse_timeouts
 from quadro_chiefs.policies import default_policy
+from quadro_chiefs.snapshot import WAITING_LIMIT
 
 CHIEF_EXAMPLES = """\
 examples:
@@ -60,6 +61,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="reactive, debounced:SECONDS, periodic:SECONDS or cron:EXPRESSION (default reactive)",
     )
     chief.add_argument("--policy", metavar="MODULE:FUNCTION", help="default: the built-in one")
+    chief.add_argument(
+        "--waiting-limit",
+        type=int,
+        default=WAITING_LIMIT,
+        metavar="N",
+        help="tasks waiting for an agent each cycle reads per board, first in dispatch "
+        f"order (0: all; default {WAITING_LIMIT})",
+    )
     chief.add_argument(
         "--name", default=os.environ.get("QUADRO_CHIEF", "chief"), help="env QUADRO_CHIEF"
     )
@@ -111,7 +120,13 @@ async def _chief(args: argparse.Namespace) -> int:
         args.server, timeout=args.timeout, **client_settings(args)
     ) as client:
         chief = ChiefAgent(
-            client, args.name, args.board, task_types=args.task_type, cadence=cadence, policy=policy
+            client,
+            args.name,
+            args.board,
+            task_types=args.task_type,
+            cadence=cadence,
+            policy=policy,
+            waiting_limit=args.waiting_limit,
         )
         scope = ", ".join(args.task_type) or "all task types"
         await run_until_signalled(

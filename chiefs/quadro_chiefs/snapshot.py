@@ -1,7 +1,14 @@
-"""What a Chief sees when it thinks: the live tasks and the agents of its scope."""
+"""What a Chief sees when it thinks: the live tasks and the agents of its scope.
+
+Tasks waiting for an agent are read in dispatch order (priority, then age) and only the
+first `waiting_limit` of them: a Chief hands out at most what its agents can take, and
+reading a deep backlog whole on every cycle would cost more than the work it dispatches.
+Every other live task is read.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +26,9 @@ STALE = "STALE"
 
 # Statuses in which a task waits for a Chief's decision.
 WAITING = (UNASSIGNED, PENDING_REVIEW, REVISION_NEEDED, APPROVED, STALE)
+# Those in which it waits for an agent: the backlog, read up to a bound.
+FOR_AN_AGENT = (UNASSIGNED, PENDING_REVIEW, REVISION_NEEDED, STALE)
+WAITING_LIMIT = 1000
 
 
 def matches(task_type: str, patterns: Iterable[str]) -> bool:
@@ -30,11 +40,14 @@ def matches(task_type: str, patterns: Iterable[str]) -> bool:
 @dataclass(frozen=True)
 class BoardView:
     """One board of the scope: its live tasks (not terminal, task types in scope) and
-    its agents."""
+    its agents. The tasks waiting for an agent come last, in dispatch order, the first
+    `waiting_limit` of them only (`truncated` when there were more)."""
 
     board: board_pb2.Board
     tasks: Sequence[task_pb2.Task]
     agents: Sequence[agent_pb2.Agent]
+    # More tasks wait for an agent than the view holds (the first, in dispatch order).
+    truncated: bool = False
 
     @property
     def id(self) -> str:
@@ -83,16 +96,62 @@ def live_statuses(board: board_pb2.Board) -> list[str]:
 
 
 async def read_board(
-    client: quadro.AsyncClient, board: str, task_types: Sequence[str]
+    client: quadro.AsyncClient,
+    board: str | board_pb2.Board,
+    task_types: Sequence[str],
+    waiting_limit: int = WAITING_LIMIT,
 ) -> BoardView:
-    """The live tasks of the board (task types in `task_types`, all if empty) and its
-    agents."""
-    found = (await client.get_board(board)).board
-    tasks = [
+    """The live tasks of the board (task types in `task_types`, all if empty), those
+    waiting for an agent only up to `waiting_limit` (0: all), and its agents. `board`
+    may be the board as read before (its lifecycles never change), which saves a read."""
+    found = board if isinstance(board, board_pb2.Board) else (await client.get_board(board)).board
+    live = live_statuses(found)
+    backlog = [s for s in live if s in FOR_AN_AGENT]
+    rest = [s for s in live if s not in FOR_AN_AGENT]
+
+    async def waiting() -> tuple[list[task_pb2.Task], bool]:
+        if not backlog:
+            return [], False
+        if waiting_limit <= 0:
+            return await _all_tasks(client, found.name, backlog, task_types), False
+        tasks: list[task_pb2.Task] = []
+        token = ""
+        while True:
+            page = await client.list_tasks(
+                found.name,
+                statuses=backlog,
+                task_types=task_types,
+                order="dispatch",
+                page_size=min(waiting_limit, 1000),
+                page_token=token,
+            )
+            tasks.extend(page.tasks)
+            token = page.next_page_token
+            if not token or len(tasks) >= waiting_limit:
+                return tasks[:waiting_limit], bool(token) or len(tasks) > waiting_limit
+
+    (queued, truncated), others, agents = await asyncio.gather(
+        waiting(),
+        _all_tasks(client, found.name, rest, task_types) if rest else _nothing(),
+        _all_agents(client, found.name),
+    )
+    return BoardView(found, [*others, *queued], agents, truncated)
+
+
+async def _all_tasks(
+    client: quadro.AsyncClient, board: str, statuses: list[str], task_types: Sequence[str]
+) -> list[task_pb2.Task]:
+    return [
         t
         async for t in client.iter_tasks(
-            board, statuses=live_statuses(found), task_types=task_types, page_size=1000
+            board, statuses=statuses, task_types=task_types, page_size=1000
         )
     ]
-    agents = [a async for a in client.iter_agents(board, page_size=1000)]
-    return BoardView(found, tasks, agents)
+
+
+async def _all_agents(client: quadro.AsyncClient, board: str) -> list[agent_pb2.Agent]:
+    return [a async for a in client.iter_agents(board, page_size=1000)]
+
+
+async def _nothing() -> list[task_pb2.Task]:
+    return []

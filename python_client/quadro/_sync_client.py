@@ -34,6 +34,9 @@ from quadro.v1 import (
 R = TypeVar("R")
 T = TypeVar("T")
 
+# ListTasks orders, by the names the client takes.
+_TASK_ORDERS = {"posted": task_pb2.TASK_ORDER_UNSPECIFIED, "dispatch": task_pb2.TASK_ORDER_DISPATCH}
+
 
 class Client:
     """A connection to a Quadro server.
@@ -193,10 +196,14 @@ class Client:
         statuses: Iterable[str] = (),
         task_types: Iterable[str] = (),
         assigned_to: str = "",
+        order: str = "posted",
         page_size: int = 0,
         page_token: str = "",
     ) -> task_pb2.ListTasksResponse:
-        """The tasks of a board, or of several (a list of boards: board by board)."""
+        """The tasks of a board, or of several (a list of boards: board by board), in
+        `order`: "posted", or "dispatch" (priority, then posted; one board only)."""
+        if order not in _TASK_ORDERS:
+            raise ValueError(f"order must be one of {sorted(_TASK_ORDERS)}, not {order!r}")
         if isinstance(board, str):
             parent, boards = names.board(board), []
         else:
@@ -207,6 +214,7 @@ class Client:
             statuses=list(statuses),
             task_types=list(task_types),
             assigned_to=assigned_to,
+            order=_TASK_ORDERS[order],
             page_size=page_size,
             page_token=page_token,
         )
@@ -219,6 +227,7 @@ class Client:
         statuses: Iterable[str] = (),
         task_types: Iterable[str] = (),
         assigned_to: str = "",
+        order: str = "posted",
         page_size: int = 0,
     ) -> Iterator[task_pb2.Task]:
         statuses, task_types = list(statuses), list(task_types)
@@ -229,6 +238,7 @@ class Client:
                 statuses=statuses,
                 task_types=task_types,
                 assigned_to=assigned_to,
+                order=order,
                 page_size=page_size,
                 page_token=token,
             )

@@ -158,6 +158,12 @@ CASES: list[tuple[str, str, Message, grpc.StatusCode, list[str]]] = [
     ("page size above the maximum", T + "ListTasks",
      task_pb2.ListTasksRequest(parent=f"boards/{BOARD}", page_size=5000),
      grpc.StatusCode.INVALID_ARGUMENT, ["page_size"]),
+    ("unknown task order", T + "ListTasks",
+     task_pb2.ListTasksRequest(parent=f"boards/{BOARD}", order=7),  # type: ignore[arg-type]
+     grpc.StatusCode.INVALID_ARGUMENT, ["order"]),
+    ("dispatch order over several boards", T + "ListTasks",
+     task_pb2.ListTasksRequest(boards=[f"boards/{BOARD}"], order=task_pb2.TASK_ORDER_DISPATCH),
+     grpc.StatusCode.INVALID_ARGUMENT, ["order"]),
     ("unknown enum value", "/quadro.v1.EventService/ListEvents",
      event_pb2.ListEventsRequest(parent=f"boards/{BOARD}",
                                  filter=event_pb2.EventFilter(event_types=[77])),  # type: ignore[list-item]

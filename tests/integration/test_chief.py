@@ -22,6 +22,7 @@ from quadro_chiefs import (
     Periodic,
     Snapshot,
 )
+from quadro_chiefs.snapshot import read_board
 from quadro_workers import Approve, WorkContext, Worker
 from support.runtime import Background, until
 
@@ -365,3 +366,53 @@ async def test_cycle_records_are_checked(aclient: quadro.AsyncClient, board: str
     assert (await aclient.get_chief(board, "c")).chief.cycles == 1
     data = await aclient.list_data(board)
     assert list(data.entries) == [], "the records are not the board's data"
+
+
+async def test_a_snapshot_reads_the_backlog_up_to_its_limit_in_dispatch_order(
+    aclient: quadro.AsyncClient, board: str
+) -> None:
+    """Tasks waiting for an agent: the first `waiting_limit`, by priority then age;
+    every other live task whatever the limit."""
+    await aclient.register_agent(board, "w", concurrency=10)
+    posted = [
+        (await aclient.post_task(board, "quick_job", f"p{p}", priority=p)).task
+        for p in (7, 2, 9, 2, 0, 5, 1)
+    ]
+    working = posted[0].name
+    await aclient.transition_task(working, "IN_PROGRESS", assignee="w")
+    waiting = [t for t in posted if t.name != working]
+    by_dispatch = [t.name for t in sorted(waiting, key=lambda t: (t.priority, posted.index(t)))]
+
+    view = await read_board(aclient, board, [], waiting_limit=3)
+    assert [t.name for t in view.in_status("IN_PROGRESS")] == [working]
+    assert [t.name for t in view.in_status("UNASSIGNED")] == by_dispatch[:3]
+    assert view.truncated
+    whole = await read_board(aclient, view.board, [], waiting_limit=0)
+    assert [t.name for t in whole.in_status("UNASSIGNED")] == sorted(
+        by_dispatch, key=[t.name for t in waiting].index
+    )
+    assert not whole.truncated
+
+
+async def test_a_chief_drains_a_backlog_deeper_than_its_snapshot(
+    aclient: quadro.AsyncClient, board: str
+) -> None:
+    """Each cycle sees only the first few waiting tasks; as work finishes, the next
+    cycles see the next ones, until all are done."""
+    names = await post_many(aclient, board, "quick_job", 30)
+    done: list[str] = []
+
+    async def work(context: WorkContext) -> str:
+        done.append(context.task.name)
+        return "ok"
+
+    chief = ChiefAgent(aclient, "dispatcher", [board], waiting_limit=4)
+    worker = Worker(aclient, board, "w", work, concurrency=4)
+    async with Background(chief), Background(worker):
+
+        async def finished() -> bool:
+            return (await statuses(aclient, board)) == {"COMPLETE": 30}
+
+        await until(finished, "the backlog to be done", seconds=60)
+    assert sorted(done) == sorted(names)
+    assert max(r.waiting for r in chief.cycles) <= 4

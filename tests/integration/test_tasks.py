@@ -354,3 +354,39 @@ def test_notes_are_bounded_in_bytes(client: quadro.Client, board: str, worker: s
         client.transition_task(task, "PENDING_REVIEW", note=wide)
     assert full.value.reason == "TOO_MANY_NOTES"
     assert client.get_task(task).task.status == "IN_PROGRESS"
+
+
+def test_dispatch_order_lists_by_priority_then_age(
+    client: quadro.Client, board: str, worker: str
+) -> None:
+    """Priority first (lower sooner), then the order posted, over pages of any size, with
+    the usual filters."""
+    priorities = [5, 1, 9, 1, -3, 5, 9, 0]
+    posted = [client.post_task(board, "t", f"p{p}", priority=p).task for p in priorities]
+    client.post_task(board, "other", "filtered out", priority=-100)
+    taken = posted[4]
+    client.transition_task(taken.name, "IN_PROGRESS", assignee=worker)
+    expected = [
+        t.name
+        for _, t in sorted(enumerate(posted), key=lambda it: (it[1].priority, it[0]))
+        if t.name != taken.name
+    ]
+    for size in (1, 2, 3, 100):
+        listed = client.iter_tasks(
+            board, statuses=["UNASSIGNED"], task_types=["t"], order="dispatch", page_size=size
+        )
+        assert [t.name for t in listed] == expected, size
+    first = client.list_tasks(board, order="dispatch", page_size=2)
+    assert [t.priority for t in first.tasks] == [-100, -3]
+    with pytest.raises(errors.InvalidArgument) as other_order:
+        client.list_tasks(board, page_size=2, page_token=first.next_page_token)
+    assert other_order.value.reason == "INVALID_PAGE_TOKEN"
+
+
+def test_dispatch_order_takes_one_board(client: quadro.Client, board: str) -> None:
+    client.create_board(f"{board}-b")
+    with pytest.raises(errors.InvalidArgument) as several:
+        client.list_tasks([board, f"{board}-b"], order="dispatch")
+    assert several.value.field_violations[0][0] == "order"
+    with pytest.raises(ValueError, match="order must be one of"):
+        client.list_tasks(board, order="newest")

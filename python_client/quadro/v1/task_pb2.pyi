@@ -9,6 +9,7 @@ from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from quadro.v1 import event_pb2 as _event_pb2
 import builtins as _builtins
 import sys
@@ -20,6 +21,30 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _TaskOrder:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TaskOrderEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TaskOrder.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TASK_ORDER_UNSPECIFIED: _TaskOrder.ValueType  # 0
+    """The order they were posted."""
+    TASK_ORDER_DISPATCH: _TaskOrder.ValueType  # 1
+    """The order a Chief takes them in: priority first (lower sooner), then the order
+    posted. With `parent` only, not `boards`.
+    """
+
+class TaskOrder(_TaskOrder, metaclass=_TaskOrderEnumTypeWrapper):
+    """How ListTasks orders tasks."""
+
+TASK_ORDER_UNSPECIFIED: TaskOrder.ValueType  # 0
+"""The order they were posted."""
+TASK_ORDER_DISPATCH: TaskOrder.ValueType  # 1
+"""The order a Chief takes them in: priority first (lower sooner), then the order
+posted. With `parent` only, not `boards`.
+"""
+Global___TaskOrder: _TypeAlias = TaskOrder  # noqa: Y015
 
 @_typing.final
 class Task(_message.Message):
@@ -316,6 +341,7 @@ class ListTasksRequest(_message.Message):
     TASK_TYPES_FIELD_NUMBER: _builtins.int
     ASSIGNED_TO_FIELD_NUMBER: _builtins.int
     BOARDS_FIELD_NUMBER: _builtins.int
+    ORDER_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
     """The board, `boards/{board}`. Or give `boards` instead."""
     page_size: _builtins.int
@@ -326,6 +352,11 @@ class ListTasksRequest(_message.Message):
     """
     assigned_to: _builtins.str
     """Only tasks assigned to this agent id."""
+    order: Global___TaskOrder.ValueType
+    """The order of the tasks. Unspecified: the order they were posted. Pages stay stable
+    in either order; in dispatch order a task posted meanwhile that sorts before the
+    page already read is not returned by later pages.
+    """
     @_builtins.property
     def statuses(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Only tasks in one of these statuses, each known to one of the board's profiles. At
@@ -352,10 +383,11 @@ class ListTasksRequest(_message.Message):
         task_types: _abc.Iterable[_builtins.str] | None = ...,
         assigned_to: _builtins.str = ...,
         boards: _abc.Iterable[_builtins.str] | None = ...,
+        order: Global___TaskOrder.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_to", b"assigned_to", "boards", b"boards", "page_size", b"page_size", "page_token", b"page_token", "parent", b"parent", "statuses", b"statuses", "task_types", b"task_types"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_to", b"assigned_to", "boards", b"boards", "order", b"order", "page_size", b"page_size", "page_token", b"page_token", "parent", b"parent", "statuses", b"statuses", "task_types", b"task_types"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -373,7 +405,7 @@ class ListTasksResponse(_message.Message):
     """Token for the next page; empty on the last page."""
     @_builtins.property
     def tasks(self) -> _containers.RepeatedCompositeFieldContainer[Global___Task]:
-        """Tasks in the order they were posted (several boards: board by board)."""
+        """Tasks in the requested order (several boards: board by board)."""
 
     def __init__(
         self,

@@ -94,14 +94,32 @@ def int_pair_position(request: Message, token: str) -> tuple[int, int] | None:
     return _pair(request, token, _is_position_int)
 
 
-def _pair(request: Message, token: str, second_ok: Callable[[Any], bool]) -> tuple[int, Any] | None:
+def priority_position(request: Message, token: str) -> tuple[int, int] | None:
+    """A (priority, sequence) position: listings in dispatch order."""
+    return _pair(request, token, _is_position_int, first_ok=_is_priority)
+
+
+def _is_priority(value: Any) -> bool:
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and limits.PRIORITY_MIN <= value <= limits.PRIORITY_MAX
+    )
+
+
+def _pair(
+    request: Message,
+    token: str,
+    second_ok: Callable[[Any], bool],
+    first_ok: Callable[[Any], bool] = _is_position_int,
+) -> tuple[int, Any] | None:
     position = decode(request, token)
     if position is None:
         return None
     if (
         not isinstance(position, list)
         or len(position) != 2
-        or not _is_position_int(position[0])
+        or not first_ok(position[0])
         or not second_ok(position[1])
     ):
         raise _malformed()

@@ -118,6 +118,11 @@ def list_tasks(request: task_pb2.ListTasksRequest) -> tuple[TaskQuery, tuple[str
     statuses = v.statuses("statuses", request.statuses)
     task_types = v.patterns("task_types", request.task_types)
     v.optional("assigned_to", request.assigned_to, names.check_agent_id)
+    if request.order not in task_pb2.TaskOrder.values():
+        v.add("order", f"unknown order {request.order}")
+    dispatch = request.order == task_pb2.TASK_ORDER_DISPATCH
+    if dispatch and request.boards:
+        v.add("order", "dispatch order lists one board: give parent, not boards")
     v.raise_if_any()
     query = TaskQuery(
         board_id=board_id,
@@ -125,6 +130,7 @@ def list_tasks(request: task_pb2.ListTasksRequest) -> tuple[TaskQuery, tuple[str
         statuses=statuses,
         task_types=task_types,
         assigned_to=request.assigned_to,
+        dispatch_order=dispatch,
     )
     return query, boards
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from quadro import limits
 from quadro_server.core.commands import Command
 from quadro_server.core.errors import QuadroError
 from quadro_server.core.event_filter import EventFilter
@@ -38,6 +40,21 @@ class TaskQuery:
     # Task types or globs.
     task_types: tuple[str, ...] = ()
     assigned_to: str = ""
+    # Dispatch order (priority, then posted) instead of the order posted; the keyset is
+    # then (priority, created_sequence) > (after_priority, after_sequence).
+    dispatch_order: bool = False
+    after_priority: int = limits.PRIORITY_MIN - 1
+
+    def keyset(self, mark: str) -> tuple[str, list[Any], str]:
+        """The listing's keyset condition, its arguments and its ORDER BY, for a store
+        whose SQL placeholder is `mark`."""
+        if self.dispatch_order:
+            return (
+                f"(priority, created_sequence) > ({mark}, {mark})",
+                [self.after_priority, self.after_sequence],
+                "ORDER BY priority, created_sequence",
+            )
+        return f"created_sequence > {mark}", [self.after_sequence], "ORDER BY created_sequence"
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from quadro_server.core.errors import InvalidArgument, NotFound, QuadroError
 from quadro_server.core.records import TaskRecord
 from quadro_server.core.results import HandOffResult, TaskResult
 from quadro_server.core.transaction import Applied
+from quadro_server.storage.base import TaskQuery
 
 Context = grpc.aio.ServicerContext[object, object]
 M = TypeVar("M")
@@ -60,6 +61,19 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
         for board_id in boards:
             board = await self._ctx.require_board(board_id)
             requests.check_known_statuses(board, "statuses", query.statuses)
+        if query.dispatch_order:
+            # Keyset (priority, sequence).
+            found = await self._ctx.store.list_tasks(
+                _after_priority(query, pagination.priority_position(request, request.page_token))
+            )
+            tasks, token = pagination.page(
+                request,
+                found,
+                query.limit,
+                lambda t: [t.priority, t.created_sequence],
+                convert.task,
+            )
+            return task_pb2.ListTasksResponse(tasks=tasks, next_page_token=token)
         if not request.boards:
             after = pagination.int_position(request, request.page_token)
             wanted = dataclasses.replace(query, limit=query.limit + 1, after_sequence=after)
@@ -188,6 +202,14 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
         commands = [b for b in built if isinstance(b, Command)]
         applied = iter(await self._ctx.store.apply(commands) if commands else [])
         return [b if isinstance(b, QuadroError) else next(applied) for b in built]
+
+
+def _after_priority(query: TaskQuery, position: tuple[int, int] | None) -> TaskQuery:
+    """The query for the page after `position` (None: the first), one task extra."""
+    wanted = dataclasses.replace(query, limit=query.limit + 1)
+    if position is None:
+        return wanted
+    return dataclasses.replace(wanted, after_priority=position[0], after_sequence=position[1])
 
 
 def _transition_command(request: task_pb2.TransitionTaskRequest, principal: str) -> Command:

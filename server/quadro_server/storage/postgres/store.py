@@ -479,14 +479,15 @@ class PostgresStore(BatchingStore):
         return result
 
     async def list_tasks(self, query: TaskQuery) -> list[TaskRecord]:
-        sql = ["SELECT * FROM tasks WHERE board_id = %s AND archived = 0 AND created_sequence > %s"]
-        args: list[Any] = [query.board_id, query.after_sequence]
+        keyset, after, order = query.keyset("%s")
+        sql = [f"SELECT * FROM tasks WHERE board_id = %s AND archived = 0 AND {keyset}"]
+        args: list[Any] = [query.board_id, *after]
         _any_of(sql, args, "status", query.statuses)
         _globs(sql, args, "task_type", query.task_types)
         if query.assigned_to:
             sql.append("AND assigned_to = %s")
             args.append(query.assigned_to)
-        sql.append("ORDER BY created_sequence LIMIT %s")
+        sql.append(f"{order} LIMIT %s")
         args.append(query.limit)
 
         async def run(conn: Conn) -> list[TaskRecord]:

@@ -286,16 +286,15 @@ class SqliteStore(BatchingStore):
 
     async def list_tasks(self, query: TaskQuery) -> list[TaskRecord]:
         def run(conn: sqlite3.Connection) -> list[TaskRecord]:
-            sql = [
-                "SELECT * FROM tasks WHERE board_id = ? AND archived = 0 AND created_sequence > ?"
-            ]
-            args: list[Any] = [query.board_id, query.after_sequence]
+            keyset, after, order = query.keyset("?")
+            sql = [f"SELECT * FROM tasks WHERE board_id = ? AND archived = 0 AND {keyset}"]
+            args: list[Any] = [query.board_id, *after]
             _any_of(sql, args, "status", query.statuses)
             _globs(sql, args, "task_type", query.task_types)
             if query.assigned_to:
                 sql.append("AND assigned_to = ?")
                 args.append(query.assigned_to)
-            sql.append("ORDER BY created_sequence LIMIT ?")
+            sql.append(f"{order} LIMIT ?")
             args.append(query.limit)
             return [rows.task_from_row(r) for r in conn.execute(" ".join(sql), args)]
 
