@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from quadro import batcher, errors, names, tls
     from quadro._assignment import Assignment
     from quadro._async_client import AsyncAssignments, AsyncClient, AsyncSubscription
-    from quadro._batch import Move, NewTask, Result
+    from quadro._batch import Beat, Move, NewTask, Result
     from quadro._requests import event_type_name, from_value, to_value
     from quadro._sync_client import Assignments, Client, Subscription
     from quadro.retry import RetryPolicy
@@ -29,6 +29,7 @@ __all__ = [
     "AsyncAssignments",
     "AsyncClient",
     "AsyncSubscription",
+    "Beat",
     "Client",
     "Move",
     "NewTask",
@@ -51,6 +52,7 @@ _LAZY = {
     "AsyncAssignments": ("quadro._async_client", "AsyncAssignments"),
     "Assignments": ("quadro._sync_client", "Assignments"),
     "Assignment": ("quadro._assignment", "Assignment"),
+    "Beat": ("quadro._batch", "Beat"),
     "Move": ("quadro._batch", "Move"),
     "NewTask": ("quadro._batch", "NewTask"),
     "Result": ("quadro._batch", "Result"),

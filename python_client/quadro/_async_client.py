@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 
 from quadro import _async_io, _requests, errors, names
 from quadro._assignment import Assignment
-from quadro._batch import Move, NewTask, Result
+from quadro._batch import Beat, Move, NewTask, Result
 from quadro.retry import DEFAULT_TARGET, RetryPolicy
 from quadro.v1 import (
     agent_pb2,
@@ -544,13 +544,16 @@ class AsyncClient:
         request_id: str | None = None,
     ) -> agent_pb2.HeartbeatResponse:
         """Say the agent is alive and, with `task`, still working on it."""
-        request = agent_pb2.HeartbeatRequest(
-            name=names.agent(board, agent_id),
-            task=task,
-            attempt=attempt,
-            request_id=_requests.request_id(request_id),
-        )
+        request = Beat(board, agent_id, task, attempt, request_id).request()
         return await self._call(self._agents.Heartbeat, request)
+
+    async def heartbeats(
+        self, beats: Iterable[Beat]
+    ) -> list[agent_pb2.HeartbeatResponse | errors.QuadroError]:
+        """Up to 500 heartbeats in one call and one transaction, in order, each answered
+        on its own: a task the agent no longer holds is its item's error."""
+        request = agent_pb2.BatchHeartbeatRequest(requests=[b.request() for b in beats])
+        return _items(await self._call(self._agents.BatchHeartbeat, request))
 
     # --- chiefs ---------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
-"""What batch calls take: a new task (`NewTask`), a move (`Move`) or a result
-(`Result`) per item, each with
-the fields of its single call and its own request id. Shared by both clients, which
-also build their single calls from these, so the two never disagree."""
+"""What batch calls take: a new task (`NewTask`), a move (`Move`), a result (`Result`)
+or a heartbeat (`Beat`) per item, each with the fields of its single call and its own
+request id. Shared by both clients, which also build their single calls from these, so
+the two never disagree."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from quadro import _requests, names
-from quadro.v1 import task_pb2
+from quadro.v1 import agent_pb2, task_pb2
 
 
 @dataclass(frozen=True)
@@ -95,4 +95,24 @@ class Result:
         )
 
 
-__all__ = ["Move", "NewTask", "Result"]
+@dataclass(frozen=True)
+class Beat:
+    """A heartbeat: as `heartbeat` takes it (the agent alone, or with a task it works
+    on, fenced by the attempt)."""
+
+    board: str
+    agent_id: str
+    task: str = ""
+    attempt: int = 0
+    request_id: str | None = None
+
+    def request(self) -> agent_pb2.HeartbeatRequest:
+        return agent_pb2.HeartbeatRequest(
+            name=names.agent(self.board, self.agent_id),
+            task=self.task,
+            attempt=self.attempt,
+            request_id=_requests.request_id(self.request_id),
+        )
+
+
+__all__ = ["Beat", "Move", "NewTask", "Result"]

@@ -109,6 +109,43 @@ def test_results_are_answered_one_by_one(client: quadro.Client, board: str) -> N
     assert statuses == {mine: "PENDING_REVIEW", theirs: "IN_PROGRESS", stale: "IN_PROGRESS"}
 
 
+def test_heartbeats_are_answered_one_by_one(client: quadro.Client, board: str) -> None:
+    client.register_agent(board, "w", concurrency=10)
+    client.register_agent(board, "v", concurrency=10)
+    mine, theirs, stale = (client.post_task(board, "t", n).task.name for n in "abc")
+    for name, agent in ((mine, "w"), (theirs, "v"), (stale, "w")):
+        client.transition_task(name, "IN_PROGRESS", assignee=agent)
+    before = client.get_board(board).board.head_sequence
+    results = client.heartbeats(
+        [
+            quadro.Beat(board, "w", task=mine, attempt=1, request_id="hb-1"),
+            quadro.Beat(board, "w", task=theirs),  # not its task
+            quadro.Beat(board, "w", task=stale, attempt=7),  # a superseded attempt
+            quadro.Beat(board, "w"),  # the agent alone
+            quadro.Beat(board, "w", task=mine, attempt=1, request_id="hb-1"),  # a retry
+            quadro.Beat(board, "nobody", task=mine),  # no such agent
+            quadro.Beat(board, "w", task="not a task!"),  # invalid
+        ]
+    )
+    kinds = [type(r).__name__ for r in results]
+    assert kinds == [
+        "HeartbeatResponse", "FailedPrecondition", "CompareAndSetFailed", "HeartbeatResponse",
+        "HeartbeatResponse", "NotFound", "InvalidArgument",
+    ]  # fmt: skip
+    assert [getattr(r, "reason", "") for r in results[1:3]] == [
+        reasons.NOT_ASSIGNEE, reasons.STALE_ATTEMPT,
+    ]  # fmt: skip
+    first, retry = results[0], results[4]
+    assert retry == first
+    assert isinstance(first, quadro.v1.agent_pb2.HeartbeatResponse)
+    assert first.event.task == mine
+    assert first.task.heartbeat_time.ToMicroseconds() > 0
+    # One task_heartbeat event: the valid task heartbeat, once for its retry too.
+    events = list(client.iter_events(board, after_sequence=before, event_types=["task_heartbeat"]))
+    assert [(e.task, e.sequence) for e in events] == [(mine, before + 1)]
+    assert client.get_board(board).board.head_sequence == before + 1
+
+
 def test_batch_limits(client: quadro.Client, board: str) -> None:
     for items in ([], [quadro.NewTask("t", "x")] * (limits.BATCH_ITEMS_MAX + 1)):
         with pytest.raises(errors.InvalidArgument) as caught:
@@ -116,6 +153,8 @@ def test_batch_limits(client: quadro.Client, board: str) -> None:
         assert caught.value.field_violations[0][0] == "requests"
     with pytest.raises(errors.InvalidArgument):
         client.transition_tasks([])
+    with pytest.raises(errors.InvalidArgument):
+        client.heartbeats([quadro.Beat(board, "w")] * (limits.BATCH_ITEMS_MAX + 1))
     assert client.get_board(board).board.head_sequence == 0
     full = client.post_tasks(board, [quadro.NewTask("t", f"{i}") for i in range(500)])
     assert not [r for r in full if isinstance(r, errors.QuadroError)]

@@ -376,6 +376,19 @@ def cases() -> list[tuple[str, str, Build]]:
         ),
         (
             "by id",
+            "AgentService/BatchHeartbeat",
+            lambda t, o: _msg(
+                "AgentService/BatchHeartbeat",
+                {
+                    "requests": [
+                        {"name": f"{o.board}/agents/w1"},
+                        {"name": f"{t.board}/agents/w1", "task": t.live},
+                    ]
+                },
+            ),
+        ),
+        (
+            "by id",
             "AgentService/WatchAssignments",
             lambda t, o: _msg(
                 "AgentService/WatchAssignments",
@@ -533,6 +546,7 @@ MUTATIONS: dict[str, set[str]] = {
     "TaskService/BatchPostResults": {"admin", "chief", "worker"},
     "AgentService/RegisterAgent": {"admin", "worker"},
     "AgentService/Heartbeat": {"admin", "worker"},
+    "AgentService/BatchHeartbeat": {"admin", "worker"},
     "DataService/PutData": {"admin", "producer", "chief", "worker"},
     "DataService/DeleteData": {"admin", "producer", "chief", "worker"},
     "ChiefService/RegisterChief": {"admin", "chief"},
@@ -606,6 +620,16 @@ def test_a_worker_touches_only_its_own_tasks(worlds: tuple[World, World, Names, 
             w1.heartbeat("acme.claims", "w2", task=theirs)
         with pytest.raises(errors.FailedPrecondition):
             w1.heartbeat("acme.claims", "w1", task=theirs)
+        beats = w1.heartbeats(
+            [
+                quadro.Beat("acme.claims", "w2", task=theirs),
+                quadro.Beat("acme.claims", "w1", task=theirs),
+                quadro.Beat("acme.claims", "w1", task=mine),
+            ]
+        )
+        assert [type(b).__name__ for b in beats] == [
+            "PermissionDenied", "FailedPrecondition", "HeartbeatResponse",
+        ]  # fmt: skip
         with pytest.raises(errors.FailedPrecondition):
             w1.transition_task(theirs, "HUMAN_REVIEW")
         with pytest.raises(errors.PermissionDenied):  # nor give its work away
@@ -620,9 +644,11 @@ def test_a_worker_touches_only_its_own_tasks(worlds: tuple[World, World, Names, 
     with world.client("root") as root:
         assert root.get_task(theirs).task.status == "IN_PROGRESS"
         history = root.task_history(mine)
+    # Posted, assigned, two heartbeats (one alone, one in a batch), done.
     assert [e.principal for e in history] == [
         "acme-chief",
         "acme-chief",
+        "acme-worker",
         "acme-worker",
         "acme-worker",
     ]

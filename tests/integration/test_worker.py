@@ -78,6 +78,61 @@ async def test_takes_an_assignment_and_posts_the_result(
     assert agent.active_tasks == 0
 
 
+class CountingClient(quadro.AsyncClient):
+    """A real client that remembers the heartbeat calls it makes."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(address)
+        self.single: int = 0
+        self.batches: list[list[quadro.Beat]] = []
+
+    async def heartbeat(self, *args: Any, **kw: Any) -> Any:
+        self.single += 1
+        return await super().heartbeat(*args, **kw)
+
+    async def heartbeats(self, beats: Any) -> Any:
+        self.batches.append(list(beats))
+        return await super().heartbeats(self.batches[-1])
+
+
+async def test_heartbeats_of_all_tasks_at_work_go_in_one_call(
+    aclient: quadro.AsyncClient, board: str, server: ServerProcess
+) -> None:
+    release = asyncio.Event()
+
+    async def handle(context: WorkContext) -> str:
+        await release.wait()
+        return "done"
+
+    counting = CountingClient(server.address)
+    try:
+        async with Background(worker(counting, board, "w1", handle, concurrency=5)):
+            posted = [(await aclient.post_task(board, "quick_x", f"{i}")).task for i in range(5)]
+            for task in posted:
+                await aclient.transition_task(task.name, "IN_PROGRESS", assignee="w1")
+
+            async def all_beating() -> bool:
+                return bool(counting.batches) and len(counting.batches[-1]) == 5
+
+            await until(all_beating, "one heartbeat call for the five tasks")
+            release.set()
+            for task in posted:
+                await reach(aclient, task.name, "COMPLETE")
+    finally:
+        await counting.close()
+    assert counting.single == 0
+    full = [b for b in counting.batches if len(b) == 5]
+    assert {b.task for b in full[0]} == {t.name for t in posted}
+    assert all(b.attempt == 1 for b in full[0])
+    for task in posted:
+        beats = [
+            e
+            for e in await aclient.task_history(task.name)
+            if quadro.event_type_name(e.type) == "task_heartbeat"
+        ]
+        assert beats, f"{task.name} was heartbeated"
+
+
 async def test_a_handler_exception_fails_the_task(aclient: quadro.AsyncClient, board: str) -> None:
     async def broken(context: WorkContext) -> str:
         raise ValueError("policy number missing")

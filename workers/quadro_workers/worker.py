@@ -2,9 +2,10 @@
 reports back, through the client library only.
 
 Assignments arrive over the board's assignment stream (no inbound port), each with its
-task, so taking one costs no read. While a handler runs, the worker heartbeats the
-task; when the handler returns, it posts the result, and when it raises, it moves the
-task to HUMAN_REVIEW with the error (`task_failed`). Every call quotes the attempt it
+task, so taking one costs no read. Every `heartbeat_interval` the worker heartbeats
+all the tasks it is running in one call (the agent alone when it runs none); when a
+handler returns, it posts the result, and when it raises, it moves the task to
+HUMAN_REVIEW with the error (`task_failed`). Every call quotes the attempt it
 works for, so a worker that was declared stale and wakes up later changes nothing: its
 heartbeats are refused, and so is its result.
 
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import quadro
-from quadro import errors, names, reasons
+from quadro import errors, limits, names, reasons
 from quadro.batcher import Batcher
 from quadro.v1 import task_pb2
 from quadro_workers.context import (
@@ -111,6 +112,10 @@ class Worker:
         )
         self.stats = WorkerStats()
         self._running: dict[str, asyncio.Task[None]] = {}
+        # Handlers at work, by task: the attempt and the handler's task, for heartbeats.
+        self._working: dict[str, tuple[int, asyncio.Task[Any]]] = {}
+        # Attempts the board said were over: their handlers were cancelled for that.
+        self._superseded: set[tuple[str, int]] = set()
         self._taken: set[tuple[str, int]] = set()
         # Assignments that came while draining: (task, attempt), given back unstarted.
         self._unstarted: list[tuple[str, int]] = []
@@ -127,7 +132,7 @@ class Worker:
             asyncio.get_running_loop().create_task(self._assignments.close())
 
     async def run(self) -> None:
-        alive = asyncio.create_task(self._agent_heartbeats(), name="agent-heartbeats")
+        alive = asyncio.create_task(self._heartbeats(), name="heartbeats")
         try:
             delay = 0.2
             while not self._stopping.is_set():
@@ -193,13 +198,32 @@ class Worker:
         self._running[name] = run
         run.add_done_callback(lambda _: self._running.pop(name, None))
 
-    async def _agent_heartbeats(self) -> None:
-        """Keep the agent from looking OFFLINE while it waits for work."""
+    async def _heartbeats(self) -> None:
+        """Heartbeat every task at work, in one call per tick (batches of at most
+        BATCH_ITEMS_MAX), and cancel the handlers of attempts the board says are over;
+        with no task at work, heartbeat the agent, so that it does not look OFFLINE."""
         while True:
             await asyncio.sleep(self.heartbeat_interval)
-            if not self._running:
-                with contextlib.suppress(errors.QuadroError):
-                    await self.client.heartbeat(self.board, self.agent_id)
+            working = list(self._working.items())
+            beats = [
+                quadro.Beat(self.board, self.agent_id, task=name, attempt=attempt)
+                for name, (attempt, _) in working
+            ] or [quadro.Beat(self.board, self.agent_id)]
+            for start in range(0, len(beats), limits.BATCH_ITEMS_MAX):
+                chunk = slice(start, start + limits.BATCH_ITEMS_MAX)
+                try:
+                    answers = await self.client.heartbeats(beats[chunk])
+                except errors.QuadroError as exc:
+                    log.warning("%s: heartbeats failed: %s", self.agent_id, exc)
+                    continue
+                for (name, (attempt, work)), answer in zip(working[chunk], answers, strict=False):
+                    if isinstance(answer, (errors.FailedPrecondition, errors.NotFound)):
+                        if work.done():
+                            continue  # it finished meanwhile; a late result is refused
+                        self._superseded.add((name, attempt))
+                        work.cancel()
+                    elif isinstance(answer, errors.QuadroError):
+                        log.warning("%s: heartbeat for %s failed: %s", self.agent_id, name, answer)
 
     async def _drain(self) -> None:
         # Assigned but never started: give them back at once.
@@ -235,11 +259,12 @@ class Worker:
             return
         context = self._context(handler, task, review, from_status == REVISION_NEEDED)
         work = asyncio.create_task(self._call(handler, context))
-        beating = asyncio.create_task(self._heartbeats(name, attempt, work))
+        self._working[name] = (attempt, work)
         try:
             result = await work
         except asyncio.CancelledError:
-            if beating.done() and beating.result():
+            if (name, attempt) in self._superseded:
+                self._superseded.discard((name, attempt))
                 self.stats.superseded += 1
                 log.info("%s: attempt %d of %s was superseded", self.agent_id, attempt, name)
                 return
@@ -252,7 +277,8 @@ class Worker:
             await self._fail(name, attempt, exc, context)
             return
         finally:
-            beating.cancel()
+            if self._working.get(name, (None,))[0] == attempt:
+                del self._working[name]
         if review:
             await self._review(name, attempt, result, context)
         else:
@@ -276,20 +302,6 @@ class Worker:
         if inspect.iscoroutinefunction(handler):
             return await handler(context)
         return await asyncio.to_thread(handler, context)
-
-    async def _heartbeats(self, name: str, attempt: int, work: asyncio.Task[Any]) -> bool:
-        """Heartbeat the task while `work` runs. True (and `work` cancelled) when the
-        board says the attempt is over."""
-        while not work.done():
-            await asyncio.sleep(self.heartbeat_interval)
-            try:
-                await self.client.heartbeat(self.board, self.agent_id, task=name, attempt=attempt)
-            except (errors.FailedPrecondition, errors.NotFound):
-                work.cancel()
-                return True
-            except errors.QuadroError as exc:
-                log.warning("%s: heartbeat for %s failed: %s", self.agent_id, name, exc)
-        return False
 
     async def _review(self, name: str, attempt: int, result: Any, context: WorkContext) -> None:
         verdict: Verdict

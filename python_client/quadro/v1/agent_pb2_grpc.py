@@ -60,6 +60,11 @@ class AgentServiceStub:
                 request_serializer=quadro_dot_v1_dot_agent__pb2.WatchAssignmentsRequest.SerializeToString,
                 response_deserializer=quadro_dot_v1_dot_agent__pb2.WatchAssignmentsResponse.FromString,
                 _registered_method=True)
+        self.BatchHeartbeat = channel.unary_unary(
+                '/quadro.v1.AgentService/BatchHeartbeat',
+                request_serializer=quadro_dot_v1_dot_agent__pb2.BatchHeartbeatRequest.SerializeToString,
+                response_deserializer=quadro_dot_v1_dot_agent__pb2.BatchHeartbeatResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -106,6 +111,15 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchHeartbeat(self, request, context):
+        """Up to 500 heartbeats in one call (a worker's for all the tasks it holds), applied in
+        order in one store transaction, each answered on its own as Heartbeat would answer
+        it alone: a task taken away from the agent fails its item, not the call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -133,6 +147,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.WatchAssignments,
                     request_deserializer=quadro_dot_v1_dot_agent__pb2.WatchAssignmentsRequest.FromString,
                     response_serializer=quadro_dot_v1_dot_agent__pb2.WatchAssignmentsResponse.SerializeToString,
+            ),
+            'BatchHeartbeat': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchHeartbeat,
+                    request_deserializer=quadro_dot_v1_dot_agent__pb2.BatchHeartbeatRequest.FromString,
+                    response_serializer=quadro_dot_v1_dot_agent__pb2.BatchHeartbeatResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -271,6 +290,33 @@ class AgentService:
             '/quadro.v1.AgentService/WatchAssignments',
             quadro_dot_v1_dot_agent__pb2.WatchAssignmentsRequest.SerializeToString,
             quadro_dot_v1_dot_agent__pb2.WatchAssignmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchHeartbeat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quadro.v1.AgentService/BatchHeartbeat',
+            quadro_dot_v1_dot_agent__pb2.BatchHeartbeatRequest.SerializeToString,
+            quadro_dot_v1_dot_agent__pb2.BatchHeartbeatResponse.FromString,
             options,
             channel_credentials,
             insecure,

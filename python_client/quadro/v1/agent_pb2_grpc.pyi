@@ -51,6 +51,11 @@ class AgentServiceStub:
     when it is sent. The stream a worker takes its work from: no read per task, and no
     inbound port. Resumes, progress messages and shutdown as SubscribeEvents.
     """
+    BatchHeartbeat: _grpc.UnaryUnaryMultiCallable[_agent_pb2.BatchHeartbeatRequest, _agent_pb2.BatchHeartbeatResponse]
+    """Up to 500 heartbeats in one call (a worker's for all the tasks it holds), applied in
+    order in one store transaction, each answered on its own as Heartbeat would answer
+    it alone: a task taken away from the agent fails its item, not the call.
+    """
 
 @_typing.type_check_only
 class AgentServiceAsyncStub(AgentServiceStub):
@@ -74,6 +79,11 @@ class AgentServiceAsyncStub(AgentServiceStub):
     a sequence and then live, each message carrying the tasks it assigns as they stand
     when it is sent. The stream a worker takes its work from: no read per task, and no
     inbound port. Resumes, progress messages and shutdown as SubscribeEvents.
+    """
+    BatchHeartbeat: _aio.UnaryUnaryMultiCallable[_agent_pb2.BatchHeartbeatRequest, _agent_pb2.BatchHeartbeatResponse]  # type: ignore[assignment]
+    """Up to 500 heartbeats in one call (a worker's for all the tasks it holds), applied in
+    order in one store transaction, each answered on its own as Heartbeat would answer
+    it alone: a task taken away from the agent fails its item, not the call.
     """
 
 class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -125,6 +135,17 @@ class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
         a sequence and then live, each message carrying the tasks it assigns as they stand
         when it is sent. The stream a worker takes its work from: no read per task, and no
         inbound port. Resumes, progress messages and shutdown as SubscribeEvents.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchHeartbeat(
+        self,
+        request: _agent_pb2.BatchHeartbeatRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_agent_pb2.BatchHeartbeatResponse, _abc.Awaitable[_agent_pb2.BatchHeartbeatResponse]]:
+        """Up to 500 heartbeats in one call (a worker's for all the tasks it holds), applied in
+        order in one store transaction, each answered on its own as Heartbeat would answer
+        it alone: a task taken away from the agent fails its item, not the call.
         """
 
 def add_AgentServiceServicer_to_server(servicer: AgentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

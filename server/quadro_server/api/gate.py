@@ -55,6 +55,7 @@ METHODS: Mapping[str, frozenset[Capability]] = {
     "/quadro.v1.AgentService/GetAgent": READ,
     "/quadro.v1.AgentService/ListAgents": READ,
     "/quadro.v1.AgentService/Heartbeat": frozenset({C.WORK}),
+    "/quadro.v1.AgentService/BatchHeartbeat": frozenset({C.WORK}),
     "/quadro.v1.AgentService/WatchAssignments": READ,
     "/quadro.v1.DataService/PutData": frozenset({C.DATA}),
     "/quadro.v1.DataService/GetData": READ,

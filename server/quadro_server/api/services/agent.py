@@ -6,14 +6,16 @@ import grpc
 
 from quadro import reasons
 from quadro.v1 import agent_pb2, agent_pb2_grpc, event_pb2
-from quadro_server.api import convert, pagination, requests
+from quadro_server.api import batches, convert, pagination, requests
 from quadro_server.api.gate import CALLER, own_agent
 from quadro_server.api.services.context import ServiceContext, result_of
 from quadro_server.api.validation import Violations
 from quadro_server.core import names
+from quadro_server.core.commands import Heartbeat
 from quadro_server.core.errors import NotFound
 from quadro_server.core.records import AgentRecord
 from quadro_server.core.results import AgentResult, HeartbeatResult
+from quadro_server.core.transaction import Applied
 from quadro_server.streaming.subscription import Subscription
 
 Context = grpc.aio.ServicerContext[object, object]
@@ -63,9 +65,24 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
     async def Heartbeat(
         self, request: agent_pb2.HeartbeatRequest, context: Context
     ) -> agent_pb2.HeartbeatResponse:
-        command = requests.heartbeat(request, self._ctx.principal(context))
-        own_agent(CALLER.get(), command.agent_id)
-        result = result_of(await self._ctx.store.execute(command), HeartbeatResult)
+        command = _heartbeat_command(request, self._ctx.principal(context))
+        return self._heartbeat_answer(await self._ctx.store.execute(command))
+
+    async def BatchHeartbeat(
+        self, request: agent_pb2.BatchHeartbeatRequest, context: Context
+    ) -> agent_pb2.BatchHeartbeatResponse:
+        principal = self._ctx.principal(context)
+        results = await batches.run(
+            self._ctx.store,
+            request.requests,
+            lambda item: _heartbeat_command(item, principal),
+            agent_pb2.HeartbeatOutcome,
+            self._heartbeat_answer,
+        )
+        return agent_pb2.BatchHeartbeatResponse(results=results)
+
+    def _heartbeat_answer(self, applied: Applied) -> agent_pb2.HeartbeatResponse:
+        result = result_of(applied, HeartbeatResult)
         response = agent_pb2.HeartbeatResponse(agent=self._agent(result.agent))
         if result.task is not None:
             response.task.CopyFrom(convert.task(result.task))
@@ -98,3 +115,9 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
                 spec, store, self._ctx.hub, convert.event_entry, convert.subscription_message
             )
             await subscription.run(send)
+
+
+def _heartbeat_command(request: agent_pb2.HeartbeatRequest, principal: str) -> Heartbeat:
+    command = requests.heartbeat(request, principal)
+    own_agent(CALLER.get(), command.agent_id)
+    return command

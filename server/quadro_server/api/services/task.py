@@ -3,29 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TypeVar
 
 import grpc
-from google.protobuf.message import Message
 
-from quadro import limits, reasons
+from quadro import reasons
 from quadro.v1 import task_pb2, task_pb2_grpc
-from quadro_server.api import convert, pagination, requests
+from quadro_server.api import batches, convert, pagination, requests
 from quadro_server.api.gate import CALLER, own_agent
 from quadro_server.api.lineage import read_lineage
 from quadro_server.api.services.context import ServiceContext, result_of
 from quadro_server.core import names
 from quadro_server.core.commands import Command
-from quadro_server.core.errors import InvalidArgument, NotFound, QuadroError
+from quadro_server.core.errors import NotFound
 from quadro_server.core.records import TaskRecord
 from quadro_server.core.results import HandOffResult, TaskResult
 from quadro_server.core.transaction import Applied
 from quadro_server.storage.base import TaskQuery
 
 Context = grpc.aio.ServicerContext[object, object]
-M = TypeVar("M")
-Outcome = TypeVar("Outcome", bound=Message)
 
 
 class TaskService(task_pb2_grpc.TaskServiceServicer):
@@ -153,55 +150,40 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
         self, request: task_pb2.BatchPostTasksRequest, context: Context
     ) -> task_pb2.BatchPostTasksResponse:
         principal = self._ctx.principal(context)
-        outcomes = await self._apply_items(
-            request.requests, lambda item: requests.post_task(item, principal)
+        results = await batches.run(
+            self._ctx.store,
+            request.requests,
+            lambda item: requests.post_task(item, principal),
+            task_pb2.PostTaskOutcome,
+            _answers(task_pb2.PostTaskResponse),
         )
-        return task_pb2.BatchPostTasksResponse(
-            results=_outcomes(outcomes, task_pb2.PostTaskOutcome, task_pb2.PostTaskResponse)
-        )
+        return task_pb2.BatchPostTasksResponse(results=results)
 
     async def BatchTransitionTasks(
         self, request: task_pb2.BatchTransitionTasksRequest, context: Context
     ) -> task_pb2.BatchTransitionTasksResponse:
         principal = self._ctx.principal(context)
-        outcomes = await self._apply_items(
-            request.requests, lambda item: _transition_command(item, principal)
+        results = await batches.run(
+            self._ctx.store,
+            request.requests,
+            lambda item: _transition_command(item, principal),
+            task_pb2.TransitionTaskOutcome,
+            _answers(task_pb2.TransitionTaskResponse),
         )
-        return task_pb2.BatchTransitionTasksResponse(
-            results=_outcomes(
-                outcomes, task_pb2.TransitionTaskOutcome, task_pb2.TransitionTaskResponse
-            )
-        )
+        return task_pb2.BatchTransitionTasksResponse(results=results)
 
     async def BatchPostResults(
         self, request: task_pb2.BatchPostResultsRequest, context: Context
     ) -> task_pb2.BatchPostResultsResponse:
         principal = self._ctx.principal(context)
-        outcomes = await self._apply_items(
-            request.requests, lambda item: _result_command(item, principal)
+        results = await batches.run(
+            self._ctx.store,
+            request.requests,
+            lambda item: _result_command(item, principal),
+            task_pb2.PostResultOutcome,
+            _answers(task_pb2.PostResultResponse),
         )
-        return task_pb2.BatchPostResultsResponse(
-            results=_outcomes(outcomes, task_pb2.PostResultOutcome, task_pb2.PostResultResponse)
-        )
-
-    async def _apply_items(
-        self, items: Sequence[M], build: Callable[[M], Command]
-    ) -> list[Applied | QuadroError]:
-        """Build each item's command (an invalid item is its own error) and apply the
-        valid ones together, in order, in one store transaction."""
-        if not 1 <= len(items) <= limits.BATCH_ITEMS_MAX:
-            raise InvalidArgument.single(
-                "requests", f"give 1 to {limits.BATCH_ITEMS_MAX} items, not {len(items)}"
-            )
-        built: list[Command | QuadroError] = []
-        for item in items:
-            try:
-                built.append(build(item))
-            except QuadroError as exc:
-                built.append(exc)
-        commands = [b for b in built if isinstance(b, Command)]
-        applied = iter(await self._ctx.store.apply(commands) if commands else [])
-        return [b if isinstance(b, QuadroError) else next(applied) for b in built]
+        return task_pb2.BatchPostResultsResponse(results=results)
 
 
 def _after_priority(query: TaskQuery, position: tuple[int, int] | None) -> TaskQuery:
@@ -243,13 +225,5 @@ def _answer(applied: Applied, kind: type[Answer]) -> Answer:
     return kind(task=convert.task(result.task), event=convert.event(result.event))
 
 
-def _outcomes(
-    outcomes: list[Applied | QuadroError], wrapper: type[Outcome], kind: type[Answer]
-) -> list[Outcome]:
-    """Each item's answer, or its error, in the batch response's outcome message."""
-    return [
-        wrapper(error=convert.item_error(o))
-        if isinstance(o, QuadroError)
-        else wrapper(response=_answer(o, kind))
-        for o in outcomes
-    ]
+def _answers(kind: type[Answer]) -> Callable[[Applied], Answer]:
+    return lambda applied: _answer(applied, kind)
