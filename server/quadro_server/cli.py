@@ -18,7 +18,7 @@ from quadro_server.api.auth import Authenticator, ConfigError
 from quadro_server.api.server import ServerTls, serve_until_signalled
 from quadro_server.api.services.context import ServiceContext
 from quadro_server.api.streams import StreamLimits
-from quadro_server.storage import describe, open_store
+from quadro_server.storage import MAX_BATCH, describe, open_store
 from quadro_server.storage.sqlite import Durability
 from quadro_server.streaming.hub import EventHub
 
@@ -73,6 +73,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="full (default): an acknowledged write survives power loss; fast: it survives "
         "a crash of the server but a power loss may lose the last writes (SQLite only: "
         "PostgreSQL follows its own fsync and synchronous_commit settings)",
+    )
+    parser.add_argument(
+        "--max-batch",
+        type=int,
+        default=int(env("QUADRO_MAX_BATCH", str(MAX_BATCH))),
+        metavar="N",
+        help="the most commands one commit applies: calls that arrive while a commit runs "
+        f"share the next, up to N (default {MAX_BATCH}); a batch call's items always "
+        "share one, and 1 commits every other call on its own",
     )
     parser.add_argument(
         "--shutdown-grace",
@@ -179,6 +188,9 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, OSError) as exc:
         print(f"quadro serve: {exc}", file=sys.stderr)
         return 2
+    if args.max_batch < 1:
+        print("quadro serve: --max-batch must be at least 1", file=sys.stderr)
+        return 2
     if auth is None and not _is_loopback(args.host):
         if not args.allow_remote_without_auth:
             print(
@@ -191,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
         log.warning(
             "serving %s WITHOUT authentication: anyone who reaches it has full access", args.host
         )
-    store = open_store(args.store, durability=Durability(args.durability))
+    store = open_store(args.store, durability=Durability(args.durability), max_batch=args.max_batch)
     ctx = ServiceContext(
         store,
         agent_offline_after_us=int(args.agent_offline_after * 1e6),

@@ -247,3 +247,35 @@ def test_a_crash_loses_no_acknowledged_item_and_half_applies_no_batch(
         setup.close()
     finally:
         server.stop()
+
+
+def test_a_batch_call_is_one_commit_whatever_the_commit_size(tmp_path: Path) -> None:
+    """With commits of at most 4 commands, concurrent single calls share commits of up
+    to 4, and a batch call of 10 still commits whole (one commit time for all)."""
+    server = ServerProcess(tmp_path / "q.db", "--max-batch", "4").start()
+    try:
+        with quadro.Client(server.address) as client:
+            client.create_board("b")
+
+            def post_some(i: int) -> None:
+                with quadro.Client(server.address) as other:
+                    for j in range(10):
+                        other.post_task("b", "single", f"{i}-{j}")
+
+            posters = [threading.Thread(target=post_some, args=(i,)) for i in range(8)]
+            for poster in posters:
+                poster.start()
+            batch = client.post_tasks("b", [quadro.NewTask("batch", f"{i}") for i in range(10)])
+            for poster in posters:
+                poster.join()
+            events = list(client.iter_events("b", page_size=1000))
+    finally:
+        server.stop()
+    assert not [r for r in batch if isinstance(r, errors.QuadroError)]
+    commits = collections.Counter(e.create_time.ToMicroseconds() for e in events)
+    batch_times = {e.create_time.ToMicroseconds() for e in events if e.task_type == "batch"}
+    assert len(batch_times) == 1
+    (batch_time,) = batch_times
+    assert commits[batch_time] >= 10
+    assert max(n for t, n in commits.items() if t != batch_time) <= 4
+    assert [e.sequence for e in events] == list(range(1, 91))

@@ -27,6 +27,16 @@ def test_refuses_a_public_address_without_auth(tmp_path: Path) -> None:
     assert not (tmp_path / "q.db").exists(), "nothing is opened before the check"
 
 
+def test_a_commit_size_below_one_is_refused(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "quadro", "serve", "--port", "0", "--max-batch", "0",
+         "--store", str(tmp_path / "q.db")],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--max-batch must be at least 1" in result.stderr
+
+
 def test_public_address_with_explicit_flag_warns(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path / "q.db", "--host", "0.0.0.0", "--allow-remote-without-auth")
     server.start()

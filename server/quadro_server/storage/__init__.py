@@ -9,16 +9,24 @@ from __future__ import annotations
 from quadro_server.storage.base import Store
 from quadro_server.storage.sqlite import Durability
 
+# The most commands one group commit applies, unless configured.
+MAX_BATCH = 256
 
-def open_store(url: str, *, durability: Durability = Durability.FULL) -> Store:
-    """The store a URL names (not started yet)."""
+
+def open_store(
+    url: str, *, durability: Durability = Durability.FULL, max_batch: int = MAX_BATCH
+) -> Store:
+    """The store a URL names (not started yet). `max_batch`: the most commands one
+    commit applies (1 commits each call's commands on their own)."""
+    if max_batch < 1:
+        raise ValueError("max_batch must be at least 1")
     if url.startswith(("postgresql://", "postgres://")):
         from quadro_server.storage.postgres import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, max_batch=max_batch)
     from quadro_server.storage.sqlite import SqliteStore
 
-    return SqliteStore(url.removeprefix("sqlite://"), durability=durability)
+    return SqliteStore(url.removeprefix("sqlite://"), durability=durability, max_batch=max_batch)
 
 
 def describe(url: str) -> str:

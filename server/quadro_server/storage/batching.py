@@ -3,14 +3,17 @@ is committed, and every caller is answered once its batch is durable.
 
 While a batch commits, the calls that arrive meanwhile gather into the next one, so
 concurrent callers share a commit without any waiting window added, and a lone caller
-is committed at once. A store supplies `_commit_batch`, which applies a list of commands
-in one transaction and returns one outcome per command.
+is committed at once. A batch takes whole calls, up to `max_batch` commands (a call
+with more commands than that is a batch of its own): the commands of one call, a batch
+RPC's items, always share one transaction. A store supplies `_commit_batch`, which
+applies a list of commands in one transaction and returns one outcome per command.
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
+import collections
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +38,8 @@ class _Pending:
 class BatchingStore(Store):
     def __init__(self, max_batch: int) -> None:
         self.max_batch = max_batch
-        self._pending: list[_Pending] = []
+        # Calls waiting for a commit, each with its commands.
+        self._pending: collections.deque[list[_Pending]] = collections.deque()
         self._writing: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listeners: list[CommitListener] = []
@@ -63,13 +67,13 @@ class BatchingStore(Store):
     async def apply(self, commands: Sequence[Command]) -> list[Applied | QuadroError]:
         if self._closed:
             raise Unavailable("the store is closed", reason=reasons.SHUTTING_DOWN)
+        if not commands:
+            return []
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
-        futures = []
-        for command in commands:
-            future: asyncio.Future[Applied | QuadroError] = self._loop.create_future()
-            self._pending.append(_Pending(command, future))
-            futures.append(future)
+        call = [_Pending(command, self._loop.create_future()) for command in commands]
+        futures = [p.future for p in call]
+        self._pending.append(call)
         if self._writing is None:
             self._writing = self._loop.create_task(self._write_all())
         if len(futures) == 1:
@@ -79,8 +83,9 @@ class BatchingStore(Store):
     async def _write_all(self) -> None:
         try:
             while self._pending:
-                batch = self._pending[: self.max_batch]
-                del self._pending[: self.max_batch]
+                batch = self._pending.popleft()
+                while self._pending and len(batch) + len(self._pending[0]) <= self.max_batch:
+                    batch.extend(self._pending.popleft())
                 await self._commit(batch)
         finally:
             self._writing = None
