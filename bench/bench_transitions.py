@@ -25,6 +25,11 @@ Run from the repository root (a markdown report goes to stdout, progress to stde
     .venv/bin/python bench/bench_transitions.py                       # durability full
     .venv/bin/python bench/bench_transitions.py --durability fast
     .venv/bin/python bench/bench_transitions.py --quick               # ~1 s per level
+    .venv/bin/python bench/bench_transitions.py --group-commit        # with and without
+
+`--group-commit` runs 64 callers twice, back to back, each on a fresh server: with
+`--max-batch 1` (each call commits on its own: no group commit) and with the default
+commit size, and reports both.
 
 The store lives in a temporary directory (honours TMPDIR): the file system it is on
 decides what an fsync costs, so the report names it.
@@ -530,7 +535,50 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: 1 s per measurement, short warm-up"
     )
+    parser.add_argument(
+        "--group-commit",
+        action="store_true",
+        help=f"{TARGET_CALLERS} callers without group commit (--max-batch 1) and with it",
+    )
     return parser.parse_args(argv)
+
+
+def run_server(durability: str, settings: Settings, *extra: str) -> tuple[list[Level], Path]:
+    with tempfile.TemporaryDirectory(prefix="quadro-bench-") as folder:
+        store = Path(folder) / "quadro.db"
+        server = ServerProcess(store, "--durability", durability, *extra).start()
+        try:
+            return asyncio.run(run_all(server, settings)), store
+        finally:
+            server.stop()
+
+
+def group_commit_report(
+    without: Level, with_it: Level, settings: Settings, durability: str, store: Path
+) -> str:
+    rows = [
+        f"| {name} | {lv.transitions.rate:,.0f} | {lv.empty.rate:,.0f} | {lv.ratio:.2f} "
+        f"| {ms(lv.transitions)} | {lv.transitions.server_cpu_per_call_us():,.0f} |"
+        for name, lv in (("each call on its own (`--max-batch 1`)", without),
+                         ("group commit (default)", with_it))
+    ]  # fmt: skip
+    return "\n".join(
+        [
+            f"## Single-call transitions at {TARGET_CALLERS} callers, without and with group "
+            "commit",
+            "",
+            *machine(durability, store),
+            f"- {settings.seconds:g} s measured per workload, back to back on fresh servers",
+            "",
+            "| commits | transitions/s | empty RPC calls/s | ratio | transition p50 / p99 (ms) "
+            "| server CPU per transition (µs) |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+            *rows,
+            "",
+            f"Group commit: {with_it.transitions.rate / without.transitions.rate:.2f}x the "
+            "transitions/s.",
+        ]
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -544,14 +592,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         rounds=1 if args.quick else args.rounds,
         warmup=0.3 if args.quick else args.warmup,
     )
-    with tempfile.TemporaryDirectory(prefix="quadro-bench-") as folder:
-        store = Path(folder) / "quadro.db"
-        server = ServerProcess(store, "--durability", args.durability).start()
-        try:
-            levels = asyncio.run(run_all(server, settings))
-        finally:
-            server.stop()
-        print(report(levels, settings, args.durability, store))
+    if args.group_commit:
+        single = dataclasses.replace(settings, levels=[TARGET_CALLERS])
+        (without,), _ = run_server(args.durability, single, "--max-batch", "1")
+        (with_it,), store = run_server(args.durability, single)
+        print(group_commit_report(without, with_it, single, args.durability, store))
+        return 0
+    levels, store = run_server(args.durability, settings)
+    print(report(levels, settings, args.durability, store))
     return 0
 
 
