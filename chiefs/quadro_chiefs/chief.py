@@ -131,6 +131,7 @@ class ChiefAgent:
         wake_on: Sequence[str] = WAKE_ON,
         capacity_check: float = 2.0,
         waiting_limit: int = WAITING_LIMIT,
+        read_in_progress: bool | None = None,
     ) -> None:
         """`capacity_check`: while work waits and the last cycle could hand none of it
         out, look at the agents every this many seconds, and think again when their
@@ -140,7 +141,11 @@ class ChiefAgent:
         `waiting_limit`: a cycle's snapshot holds, per board, the first this many tasks
         waiting for an agent, in dispatch order (0: the whole backlog). Tasks that no
         agent of the scope can take, sitting ahead of more than this many, hide the
-        ones behind them: scope Chiefs by task type, or raise it."""
+        ones behind them: scope Chiefs by task type, or raise it.
+
+        `read_in_progress`: whether snapshots hold the tasks IN_PROGRESS. By default
+        they do for a policy of one's own, and not for the built-in one, which needs
+        only the agents' counts."""
         if not boards:
             raise ValueError("a Chief needs at least one board")
         self.client = client
@@ -154,6 +159,9 @@ class ChiefAgent:
         self.wake_on = list(wake_on)
         self.capacity_check = capacity_check
         self.waiting_limit = waiting_limit
+        self.read_in_progress = (
+            policy is not default_policy if read_in_progress is None else read_in_progress
+        )
         # Boards as first read: their lifecycles never change, so cycles need not re-read.
         self._board_specs: dict[str, board_pb2.Board] = {}
         # Agents' capacity as the last cycle saw it, while work waited undispatched.
@@ -319,7 +327,11 @@ class ChiefAgent:
 
     async def _read(self, board: str) -> BoardView:
         view = await read_board(
-            self.client, self._board_specs.get(board, board), self.task_types, self.waiting_limit
+            self.client,
+            self._board_specs.get(board, board),
+            self.task_types,
+            self.waiting_limit,
+            self.read_in_progress,
         )
         self._board_specs[board] = view.board
         return view

@@ -3,7 +3,9 @@
 Tasks waiting for an agent are read in dispatch order (priority, then age) and only the
 first `waiting_limit` of them: a Chief hands out at most what its agents can take, and
 reading a deep backlog whole on every cycle would cost more than the work it dispatches.
-Every other live task is read.
+Every other live task is read, except, when the policy needs none of them, the tasks in
+progress: a board has as many of them as its agents can hold, and the built-in policy
+counts them from the agents.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class BoardView:
     agents: Sequence[agent_pb2.Agent]
     # More tasks wait for an agent than the view holds (the first, in dispatch order).
     truncated: bool = False
+    # False when the tasks IN_PROGRESS were left out (the policy needs none of them).
+    in_progress_read: bool = True
 
     @property
     def id(self) -> str:
@@ -55,6 +59,13 @@ class BoardView:
 
     def in_status(self, *statuses: str) -> list[task_pb2.Task]:
         return [t for t in self.tasks if t.status in statuses]
+
+    @property
+    def in_flight(self) -> int:
+        """Tasks IN_PROGRESS: those read, or, when they were not, those the agents hold."""
+        if self.in_progress_read:
+            return len(self.in_status(IN_PROGRESS))
+        return sum(a.active_tasks for a in self.agents)
 
     def allows(self, task: task_pb2.Task, to_status: str, from_status: str = "") -> bool:
         """Whether the task's lifecycle allows the move to `to_status` from `from_status`
@@ -79,7 +90,7 @@ class Snapshot:
     @property
     def in_flight(self) -> int:
         """Tasks being worked on (IN_PROGRESS)."""
-        return sum(len(b.in_status(IN_PROGRESS)) for b in self.boards)
+        return sum(b.in_flight for b in self.boards)
 
     @property
     def waiting(self) -> int:
@@ -100,14 +111,16 @@ async def read_board(
     board: str | board_pb2.Board,
     task_types: Sequence[str],
     waiting_limit: int = WAITING_LIMIT,
+    in_progress: bool = True,
 ) -> BoardView:
     """The live tasks of the board (task types in `task_types`, all if empty), those
-    waiting for an agent only up to `waiting_limit` (0: all), and its agents. `board`
-    may be the board as read before (its lifecycles never change), which saves a read."""
+    waiting for an agent only up to `waiting_limit` (0: all), those IN_PROGRESS only if
+    `in_progress`, and its agents. `board` may be the board as read before (its
+    lifecycles never change), which saves a read."""
     found = board if isinstance(board, board_pb2.Board) else (await client.get_board(board)).board
     live = live_statuses(found)
     backlog = [s for s in live if s in FOR_AN_AGENT]
-    rest = [s for s in live if s not in FOR_AN_AGENT]
+    rest = [s for s in live if s not in FOR_AN_AGENT and (in_progress or s != IN_PROGRESS)]
 
     async def waiting() -> tuple[list[task_pb2.Task], bool]:
         if not backlog:
@@ -135,7 +148,7 @@ async def read_board(
         _all_tasks(client, found.name, rest, task_types) if rest else _nothing(),
         _all_agents(client, found.name),
     )
-    return BoardView(found, [*others, *queued], agents, truncated)
+    return BoardView(found, [*others, *queued], agents, truncated, in_progress)
 
 
 async def _all_tasks(

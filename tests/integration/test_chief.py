@@ -392,6 +392,13 @@ async def test_a_snapshot_reads_the_backlog_up_to_its_limit_in_dispatch_order(
         by_dispatch, key=[t.name for t in waiting].index
     )
     assert not whole.truncated
+    # Without the tasks in progress (what the built-in policy reads): counted from the
+    # agents instead.
+    lean = await read_board(aclient, view.board, [], in_progress=False)
+    assert not lean.in_status("IN_PROGRESS")
+    assert (lean.in_flight, view.in_flight) == (1, 1)
+    assert not ChiefAgent(aclient, "built-in", [board]).read_in_progress
+    assert ChiefAgent(aclient, "own", [board], policy=lambda s: []).read_in_progress
 
 
 async def test_a_chief_drains_a_backlog_deeper_than_its_snapshot(
