@@ -179,6 +179,8 @@ class ChiefAgent:
         self._stopping = asyncio.Event()
         self._own: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._subscription: quadro.AsyncSubscription | None = None
+        # The last cycle's record on its way to the boards.
+        self._recording: asyncio.Task[None] | None = None
 
     @staticmethod
     def builder(client: quadro.AsyncClient) -> ChiefBuilder:
@@ -217,6 +219,8 @@ class ChiefAgent:
                 await self._cycles()
             finally:
                 watch.cancel()
+                if self._recording is not None:
+                    await self._recording
         finally:
             follow.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -261,7 +265,8 @@ class ChiefAgent:
             triggers, self._triggers = self._triggers, set()
             trigger = next(t for t in _TRIGGER_ORDER if t in triggers)
             last_start = time.time()
-            await self.run_cycle(trigger)
+            # The cycle's record goes to the boards while the next cycle runs.
+            await self.run_cycle(trigger, wait_for_record=False)
 
     def _next_tick(self, now: float) -> float | None:
         if isinstance(self.cadence, (Periodic, Cron)):
@@ -270,9 +275,10 @@ class ChiefAgent:
 
     # --- one cycle ------------------------------------------------------------------
 
-    async def run_cycle(self, trigger: str) -> CycleRecord:
+    async def run_cycle(self, trigger: str, *, wait_for_record: bool = True) -> CycleRecord:
         """Read, decide, act, record (here and on every board of the scope). Safe to call
-        directly (tests, manual runs)."""
+        directly (tests, manual runs). Without `wait_for_record`, the record reaches the
+        boards in the background, after the previous cycle's."""
         start = time.time()
         clock = time.monotonic()
         self._dirty = False
@@ -315,7 +321,13 @@ class ChiefAgent:
             noop=trigger == EVENT and not actions,
         )
         self.cycles.append(record)
-        await self._record(record, snapshot, counts)
+        previous = self._recording
+        self._recording = asyncio.create_task(
+            self._record_after(previous, record, snapshot, counts),
+            name=f"chief-{self.name}-record",
+        )
+        if wait_for_record:
+            await self._recording
         stuck = record.waiting and not record.actions and not record.errors
         self._stuck_on = _capacity(snapshot) if stuck else None
         if record.lost_races:
@@ -378,6 +390,18 @@ class ChiefAgent:
                 for b in self.boards
             )
         )
+
+    async def _record_after(
+        self,
+        previous: asyncio.Task[None] | None,
+        record: CycleRecord,
+        snapshot: Snapshot,
+        counts: dict[str, list[int]],
+    ) -> None:
+        """Record a cycle once the one before it is recorded: boards get them in order."""
+        if previous is not None:
+            await previous
+        await self._record(record, snapshot, counts)
 
     async def _record(
         self, record: CycleRecord, snapshot: Snapshot, counts: dict[str, list[int]]

@@ -29,6 +29,19 @@ from quadro_server.storage.base import CommitListener, Store
 log = logging.getLogger(__name__)
 
 
+# A batch's commands are applied on the event loop; after this many, the writer lets the
+# loop serve the other calls (reads, streams) before it goes on: a batch of hundreds of
+# commands would otherwise hold every other call back for tens of milliseconds.
+YIELD_EVERY = 16
+
+
+async def pause_now_and_then(done: int) -> None:
+    """Called after each applied command (`done` so far): now and then, let the event
+    loop run whatever else is ready."""
+    if done % YIELD_EVERY == 0:
+        await asyncio.sleep(0)
+
+
 @dataclass(slots=True)
 class _Pending:
     command: Command

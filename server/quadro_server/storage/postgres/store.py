@@ -55,7 +55,7 @@ from quadro_server.core.results import ExpiredResult, StoredRequest
 from quadro_server.core.transaction import Applied
 from quadro_server.storage import migrations, rows
 from quadro_server.storage.base import EventPage, EventQuery, TaskQuery
-from quadro_server.storage.batching import BatchingStore
+from quadro_server.storage.batching import BatchingStore, pause_now_and_then
 from quadro_server.storage.overlay import (
     Keys,
     Loaded,
@@ -222,6 +222,7 @@ class PostgresStore(BatchingStore):
             if isinstance(command, ExpireRequests) and isinstance(outcome, Applied):
                 expirations.append(len(outcomes))
             outcomes.append(outcome)
+            await pause_now_and_then(len(outcomes))
         removed = await self._write(conn, overlay)
         for index, count in zip(expirations, removed, strict=True):
             outcomes[index] = Applied(ExpiredResult(count), ())

@@ -43,7 +43,7 @@ from quadro_server.core.results import StoredRequest
 from quadro_server.core.transaction import Applied
 from quadro_server.storage import migrations, rows
 from quadro_server.storage.base import EventPage, EventQuery, TaskQuery
-from quadro_server.storage.batching import BatchingStore
+from quadro_server.storage.batching import BatchingStore, pause_now_and_then
 
 log = logging.getLogger(__name__)
 
@@ -167,13 +167,14 @@ class SqliteStore(BatchingStore):
             for command in commands:
                 if guarded:
                     outcomes.append(self._apply_guarded(conn, tx, command, now))
-                    continue
-                try:
-                    outcomes.append(self._engine.apply(tx, command, now))
-                except QuadroError as exc:
-                    outcomes.append(exc)
-                except Exception as exc:
-                    raise _Unexpected from exc
+                else:
+                    try:
+                        outcomes.append(self._engine.apply(tx, command, now))
+                    except QuadroError as exc:
+                        outcomes.append(exc)
+                    except Exception as exc:
+                        raise _Unexpected from exc
+                await pause_now_and_then(len(outcomes))
             tx.flush()
             await self._durable_commit(conn)
         except BaseException:
