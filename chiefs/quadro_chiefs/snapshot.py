@@ -123,9 +123,7 @@ async def read_board(
     rest = [s for s in live if s not in FOR_AN_AGENT and (in_progress or s != IN_PROGRESS)]
 
     async def waiting() -> tuple[list[task_pb2.Task], bool]:
-        if not backlog:
-            return [], False
-        if waiting_limit <= 0:
+        if not backlog or waiting_limit <= 0:
             return await _all_tasks(client, found.name, backlog, task_types), False
         tasks: list[task_pb2.Task] = []
         token = ""
@@ -145,7 +143,7 @@ async def read_board(
 
     (queued, truncated), others, agents = await asyncio.gather(
         waiting(),
-        _all_tasks(client, found.name, rest, task_types) if rest else _nothing(),
+        _all_tasks(client, found.name, rest, task_types),
         _all_agents(client, found.name),
     )
     return BoardView(found, [*others, *queued], agents, truncated, in_progress)
@@ -154,6 +152,9 @@ async def read_board(
 async def _all_tasks(
     client: quadro.AsyncClient, board: str, statuses: list[str], task_types: Sequence[str]
 ) -> list[task_pb2.Task]:
+    """Every task of the board in one of `statuses` (none: no task, not all)."""
+    if not statuses:
+        return []
     return [
         t
         async for t in client.iter_tasks(
@@ -164,7 +165,3 @@ async def _all_tasks(
 
 async def _all_agents(client: quadro.AsyncClient, board: str) -> list[agent_pb2.Agent]:
     return [a async for a in client.iter_agents(board, page_size=1000)]
-
-
-async def _nothing() -> list[task_pb2.Task]:
-    return []

@@ -20,7 +20,6 @@ from quadro_server.core.errors import NotFound
 from quadro_server.core.records import TaskRecord
 from quadro_server.core.results import HandOffResult, TaskResult
 from quadro_server.core.transaction import Applied
-from quadro_server.storage.base import TaskQuery
 
 Context = grpc.aio.ServicerContext[object, object]
 
@@ -58,26 +57,21 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
         for board_id in boards:
             board = await self._ctx.require_board(board_id)
             requests.check_known_statuses(board, "statuses", query.statuses)
-        if query.dispatch_order:
-            # Keyset (priority, sequence).
-            found = await self._ctx.store.list_tasks(
-                _after_priority(query, pagination.priority_position(request, request.page_token))
-            )
-            tasks, token = pagination.page(
-                request,
-                found,
-                query.limit,
-                lambda t: [t.priority, t.created_sequence],
-                convert.task,
-            )
-            return task_pb2.ListTasksResponse(tasks=tasks, next_page_token=token)
         if not request.boards:
-            after = pagination.int_position(request, request.page_token)
-            wanted = dataclasses.replace(query, limit=query.limit + 1, after_sequence=after)
+            wanted = dataclasses.replace(query, limit=query.limit + 1)
+            position: Callable[[TaskRecord], object] = _posted_position
+            if query.dispatch_order:
+                resume = pagination.priority_position(request, request.page_token)
+                if resume is not None:
+                    wanted = dataclasses.replace(
+                        wanted, after_priority=resume[0], after_sequence=resume[1]
+                    )
+                position = _dispatch_position
+            else:
+                resume_after = pagination.int_position(request, request.page_token)
+                wanted = dataclasses.replace(wanted, after_sequence=resume_after)
             found = await self._ctx.store.list_tasks(wanted)
-            tasks, token = pagination.page(
-                request, found, query.limit, lambda t: t.created_sequence, convert.task
-            )
+            tasks, token = pagination.page(request, found, query.limit, position, convert.task)
             return task_pb2.ListTasksResponse(tasks=tasks, next_page_token=token)
         # Several boards: board by board; the position is (board's index, sequence).
         start, after = pagination.int_pair_position(request, request.page_token) or (0, 0)
@@ -186,12 +180,12 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
         return task_pb2.BatchPostResultsResponse(results=results)
 
 
-def _after_priority(query: TaskQuery, position: tuple[int, int] | None) -> TaskQuery:
-    """The query for the page after `position` (None: the first), one task extra."""
-    wanted = dataclasses.replace(query, limit=query.limit + 1)
-    if position is None:
-        return wanted
-    return dataclasses.replace(wanted, after_priority=position[0], after_sequence=position[1])
+def _posted_position(task: TaskRecord) -> int:
+    return task.created_sequence
+
+
+def _dispatch_position(task: TaskRecord) -> list[int]:
+    return [task.priority, task.created_sequence]
 
 
 def _transition_command(request: task_pb2.TransitionTaskRequest, principal: str) -> Command:

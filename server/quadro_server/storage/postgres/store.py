@@ -188,6 +188,7 @@ class PostgresStore(BatchingStore):
                 async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
                     return await self._run(conn, commands, now)
             except _RETRYABLE as exc:
+                self._feed.settle()  # rolled back: its heads are another replica's now
                 log.info("batch lost a race (%s); running it again", type(exc).__name__)
                 await asyncio.sleep(0.001 * 2**attempt)
         raise psycopg.OperationalError("a batch kept losing races; giving up")
