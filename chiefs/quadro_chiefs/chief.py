@@ -110,6 +110,16 @@ class CycleRecord:
     noop: bool
 
 
+@dataclass(frozen=True)
+class _Recorded:
+    """A cycle's record waiting to be sent; `sent` is done once it was."""
+
+    record: CycleRecord
+    snapshot: Snapshot
+    counts: dict[str, list[int]]
+    sent: asyncio.Future[None]
+
+
 class ChiefAgent:
     """A Chief over `boards`, for the task types matching `task_types` (all if empty).
 
@@ -179,8 +189,9 @@ class ChiefAgent:
         self._stopping = asyncio.Event()
         self._own: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._subscription: quadro.AsyncSubscription | None = None
-        # The last cycle's record on its way to the boards.
-        self._recording: asyncio.Task[None] | None = None
+        # What the boards are still to be told, in order: states and cycle records.
+        self._outbox: collections.deque[int | _Recorded] = collections.deque()
+        self._sending: asyncio.Task[None] | None = None
 
     @staticmethod
     def builder(client: quadro.AsyncClient) -> ChiefBuilder:
@@ -219,8 +230,8 @@ class ChiefAgent:
                 await self._cycles()
             finally:
                 watch.cancel()
-                if self._recording is not None:
-                    await self._recording
+                if self._sending is not None:
+                    await self._sending
         finally:
             follow.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -286,10 +297,8 @@ class ChiefAgent:
         snapshot, actions = Snapshot(), []
         try:
             self.state = ChiefState.THINKING
-            views, _ = await asyncio.gather(
-                asyncio.gather(*(self._read(b) for b in self.boards)),
-                self._report(chief_pb2.CHIEF_STATE_THINKING),
-            )
+            self._report(chief_pb2.CHIEF_STATE_THINKING)
+            views = await asyncio.gather(*(self._read(b) for b in self.boards))
             snapshot = Snapshot(list(views))
             decided = self.policy(snapshot)
             if inspect.isawaitable(decided):
@@ -297,9 +306,8 @@ class ChiefAgent:
             actions = list(decided)
             if actions:
                 self.state = ChiefState.ACTING
-                await asyncio.gather(
-                    self._apply(actions, counts), self._report(chief_pb2.CHIEF_STATE_ACTING)
-                )
+                self._report(chief_pb2.CHIEF_STATE_ACTING)
+                await self._apply(actions, counts)
         except errors.QuadroError as exc:
             # The board is unreachable or refused the read: try again on the next wake.
             log.warning("chief %s: cycle failed: %s", self.name, exc)
@@ -321,13 +329,13 @@ class ChiefAgent:
             noop=trigger == EVENT and not actions,
         )
         self.cycles.append(record)
-        previous = self._recording
-        self._recording = asyncio.create_task(
-            self._record_after(previous, record, snapshot, counts),
-            name=f"chief-{self.name}-record",
-        )
+        recorded = _Recorded(record, snapshot, counts, asyncio.get_running_loop().create_future())
+        if self._outbox and isinstance(self._outbox[-1], int):
+            self._outbox.pop()  # a state not yet reported: the record says SLEEPING
+        self._outbox.append(recorded)
+        self._send_soon()
         if wait_for_record:
-            await self._recording
+            await recorded.sent
         stuck = record.waiting and not record.actions and not record.errors
         self._stuck_on = _capacity(snapshot) if stuck else None
         if record.lost_races:
@@ -381,27 +389,45 @@ class ChiefAgent:
                 version=self.version,
             )
 
-    async def _report(self, state: int) -> None:
-        """Say on every board what the Chief is doing; a board that does not answer
-        delays nothing else."""
-        await asyncio.gather(
-            *(
-                self._quietly(self.client.report_chief_state(b, self.name, state))
-                for b in self.boards
-            )
-        )
+    def _report(self, state: int) -> None:
+        """Say on every board what the Chief is doing, in the background, never holding
+        the cycle back: a state still waiting to be sent when the next comes is replaced
+        by it."""
+        if self._outbox and isinstance(self._outbox[-1], int):
+            self._outbox[-1] = state
+        else:
+            self._outbox.append(state)
+        self._send_soon()
 
-    async def _record_after(
-        self,
-        previous: asyncio.Task[None] | None,
-        record: CycleRecord,
-        snapshot: Snapshot,
-        counts: dict[str, list[int]],
-    ) -> None:
-        """Record a cycle once the one before it is recorded: boards get them in order."""
-        if previous is not None:
-            await previous
-        await self._record(record, snapshot, counts)
+    def _send_soon(self) -> None:
+        if self._sending is None:
+            self._sending = asyncio.create_task(self._send(), name=f"chief-{self.name}-reports")
+
+    async def _send(self) -> None:
+        """Send the outbox in order: the boards see a cycle's states, then its record."""
+        pending: list[int | _Recorded] = []
+        try:
+            while self._outbox:
+                pending = [self._outbox.popleft()]
+                (item,) = pending
+                if isinstance(item, _Recorded):
+                    await self._record(item.record, item.snapshot, item.counts)
+                    item.sent.set_result(None)
+                else:
+                    await asyncio.gather(
+                        *(
+                            self._quietly(self.client.report_chief_state(b, self.name, item))
+                            for b in self.boards
+                        )
+                    )
+            pending = []
+        finally:
+            self._sending = None
+            # Cancelled: whoever waits for a record left unsent is not left waiting.
+            for left in [*pending, *self._outbox]:
+                if isinstance(left, _Recorded) and not left.sent.done():
+                    left.sent.cancel()
+            self._outbox.clear()
 
     async def _record(
         self, record: CycleRecord, snapshot: Snapshot, counts: dict[str, list[int]]

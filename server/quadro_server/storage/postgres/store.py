@@ -24,6 +24,7 @@ notification would have missed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import weakref
@@ -33,6 +34,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -183,15 +185,34 @@ class PostgresStore(BatchingStore):
     async def _transaction(self, commands: list[Command], now: int) -> list[Applied | QuadroError]:
         for attempt in range(_ATTEMPTS):
             try:
-                # Pipeline mode: statements whose results the batch does not read (BEGIN,
-                # the writes, COMMIT) go out without waiting for each answer.
-                async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
-                    return await self._run(conn, commands, now)
+                async with self._pool.connection() as conn:
+                    return await self._in_transaction(conn, commands, now)
             except _RETRYABLE as exc:
                 self._feed.settle()  # rolled back: its heads are another replica's now
                 log.info("batch lost a race (%s); running it again", type(exc).__name__)
                 await asyncio.sleep(0.001 * 2**attempt)
         raise psycopg.OperationalError("a batch kept losing races; giving up")
+
+    async def _in_transaction(
+        self, conn: Conn, commands: list[Command], now: int
+    ) -> list[Applied | QuadroError]:
+        """Run the batch between BEGIN and COMMIT in pipeline mode: the statements whose
+        answers the batch does not read (BEGIN, the writes, COMMIT) go out without
+        waiting for them, so the transaction costs two round trips, its loads and its
+        COMMIT. BEGIN and COMMIT are written out: `conn.transaction()` waits for the
+        server at both ends in pipeline mode, two round trips more while the batch holds
+        its boards' rows locked."""
+        try:
+            async with conn.pipeline():
+                await conn.execute("BEGIN")
+                outcomes = await self._run(conn, commands, now)
+                await conn.execute("COMMIT")
+            # Leaving the pipeline waited for every answer, COMMIT's included.
+            return outcomes
+        except BaseException:
+            if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+                await conn.execute("ROLLBACK")
+            raise
 
     async def _run(
         self, conn: Conn, commands: list[Command], now: int
@@ -230,67 +251,74 @@ class PostgresStore(BatchingStore):
         return outcomes
 
     async def _load(self, conn: Conn, keys: Keys, loaded: Loaded) -> None:
-        """Load (and lock, in one global order) the rows named by `keys`, then the
-        agents holding the loaded tasks."""
+        """Load (and lock, in one global order) the rows named by `keys`, and the agents
+        holding the loaded tasks, in one round trip: the queries go out together
+        (pipeline mode) and PostgreSQL runs them in order. A batch's transaction holds its
+        boards' rows locked until COMMIT, so every round trip in it is time during which
+        no other batch can write to those boards."""
+        reads: list[tuple[Callable[[list[dict[str, Any]]], None], str, Any]] = []
         if keys.boards:
             board_ids = sorted(keys.boards)
-            found = await _all(
-                conn,
+            loaded.boards.update(dict.fromkeys(board_ids))
+            reads.append((
+                functools.partial(self._absorb_boards, loaded),
                 "SELECT * FROM boards WHERE board_id = ANY(%s) ORDER BY board_id FOR UPDATE",
                 (board_ids,),
-            )
-            loaded.boards.update(dict.fromkeys(board_ids))
-            for row in found:
-                loaded.boards[row["board_id"]] = self._spec(row)
-                loaded.heads[row["board_id"]] = (row["head_sequence"], row["head_time"])
+            ))  # fmt: skip
         if keys.tasks:
-            found = await _all(
-                conn, _CHILD_QUERY.format(table="tasks", key="task_id"), _pairs(keys.tasks)
-            )
             loaded.tasks.update(dict.fromkeys(keys.tasks))
-            for row in found:
-                task = rows.task_from_row(row)
-                loaded.tasks[(task.board_id, task.task_id)] = task
-        agents = set(keys.agents) | (assignees_of(loaded) - set(loaded.agents))
-        if agents:
-            found = await _all(
-                conn, _CHILD_QUERY.format(table="agents", key="agent_id"), _pairs(agents)
-            )
-            loaded.agents.update(dict.fromkeys(agents))
-            for row in found:
-                agent = rows.agent_from_row(row)
-                loaded.agents[(agent.board_id, agent.agent_id)] = agent
+            reads.append((
+                functools.partial(_absorb, loaded.tasks, rows.task_from_row, "task_id"),
+                _CHILD_QUERY.format(table="tasks", key="task_id"),
+                _pairs(keys.tasks),
+            ))  # fmt: skip
+        if keys.agents or keys.tasks:
+            # The agents named, and those holding the tasks just locked (a move may
+            # release them): the tasks' rows cannot change under the lock.
+            named, held = _pairs(keys.agents), _pairs(keys.tasks)
+            loaded.agents.update(dict.fromkeys(keys.agents))
+            reads.append((
+                functools.partial(_absorb, loaded.agents, rows.agent_from_row, "agent_id"),
+                _AGENTS_QUERY,
+                (*named, *held),
+            ))  # fmt: skip
         if keys.data:
-            found = await _all(
-                conn, _CHILD_QUERY.format(table="data", key="key"), _pairs(keys.data)
-            )
             loaded.data.update(dict.fromkeys(keys.data))
-            for row in found:
-                entry = rows.data_from_row(row)
-                loaded.data[(entry.board_id, entry.key)] = entry
+            reads.append((
+                functools.partial(_absorb, loaded.data, rows.data_from_row, "key"),
+                _CHILD_QUERY.format(table="data", key="key"),
+                _pairs(keys.data),
+            ))  # fmt: skip
         if keys.requests:
-            found = await _all(
-                conn,
+            loaded.requests.update(dict.fromkeys(keys.requests))
+            reads.append((
+                functools.partial(_absorb_requests, loaded),
                 "SELECT request_id, fingerprint, result, create_time FROM requests "
                 "WHERE request_id = ANY(%s)",
                 (sorted(keys.requests),),
-            )
-            loaded.requests.update(dict.fromkeys(keys.requests))
-            for row in found:
-                loaded.requests[row["request_id"]] = StoredRequest(
-                    row["request_id"], row["fingerprint"], row["result"], row["create_time"]
-                )
+            ))  # fmt: skip
         if keys.leases:
-            found = await _all(
-                conn,
+            loaded.leases.update(dict.fromkeys(keys.leases))
+            reads.append((
+                functools.partial(_absorb_leases, loaded),
                 "SELECT * FROM leases WHERE name = ANY(%s) ORDER BY name FOR UPDATE",
                 (sorted(keys.leases),),
-            )
-            loaded.leases.update(dict.fromkeys(keys.leases))
-            for row in found:
-                loaded.leases[row["name"]] = LeaseRecord(
-                    row["name"], row["holder"], row["epoch"], row["expires_at"]
-                )
+            ))  # fmt: skip
+        cursors = []
+        for _, sql, args in reads:
+            cursor = conn.cursor()
+            await cursor.execute(sql, args)
+            cursors.append(cursor)
+        for (absorb, _, _), cursor in zip(reads, cursors, strict=True):
+            absorb(await cursor.fetchall())
+        # A holder whose row is gone is known to be missing, like a named agent.
+        for key in assignees_of(loaded):
+            loaded.agents.setdefault(key, None)
+
+    def _absorb_boards(self, loaded: Loaded, found: list[dict[str, Any]]) -> None:
+        for row in found:
+            loaded.boards[row["board_id"]] = self._spec(row)
+            loaded.heads[row["board_id"]] = (row["head_sequence"], row["head_time"])
 
     def _spec(self, row: dict[str, Any]) -> BoardRecord:
         # A board's spec never changes: parse it once per process.
@@ -640,6 +668,39 @@ _CHILD_QUERY = (
     "SELECT * FROM {table} WHERE (board_id, {key}) IN "
     "(SELECT * FROM unnest(%s::text[], %s::text[])) ORDER BY board_id, {key} FOR UPDATE"
 )
+
+
+# Agents by key, and the agents holding tasks by key, locked in the same order.
+_AGENTS_QUERY = (
+    "SELECT * FROM agents WHERE (board_id, agent_id) IN "
+    "(SELECT * FROM unnest(%s::text[], %s::text[]) UNION SELECT board_id, assigned_to "
+    "FROM tasks WHERE (board_id, task_id) IN (SELECT * FROM unnest(%s::text[], %s::text[])) "
+    "AND assigned_to <> '') ORDER BY board_id, agent_id FOR UPDATE"
+)
+
+
+def _absorb(
+    into: dict[tuple[str, str], T | None],
+    parse: Callable[[dict[str, Any]], T],
+    key: str,
+    found: list[dict[str, Any]],
+) -> None:
+    for row in found:
+        into[(row["board_id"], row[key])] = parse(row)
+
+
+def _absorb_requests(loaded: Loaded, found: list[dict[str, Any]]) -> None:
+    for row in found:
+        loaded.requests[row["request_id"]] = StoredRequest(
+            row["request_id"], row["fingerprint"], row["result"], row["create_time"]
+        )
+
+
+def _absorb_leases(loaded: Loaded, found: list[dict[str, Any]]) -> None:
+    for row in found:
+        loaded.leases[row["name"]] = LeaseRecord(
+            row["name"], row["holder"], row["epoch"], row["expires_at"]
+        )
 
 
 def _pairs(keys: set[tuple[str, str]]) -> tuple[list[str], list[str]]:
