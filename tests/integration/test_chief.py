@@ -9,6 +9,7 @@ import collections
 import itertools
 import time
 from collections.abc import Iterable
+from typing import Any, cast
 
 import pytest
 
@@ -22,6 +23,7 @@ from quadro_chiefs import (
     Periodic,
     Snapshot,
 )
+from quadro_chiefs.chief import SEED
 from quadro_chiefs.snapshot import read_board
 from quadro_workers import Approve, WorkContext, Worker
 from support.runtime import Background, until
@@ -423,3 +425,51 @@ async def test_a_chief_drains_a_backlog_deeper_than_its_snapshot(
         await until(finished, "the backlog to be done", seconds=60)
     assert sorted(done) == sorted(names)
     assert max(r.waiting for r in chief.cycles) <= 4
+
+
+class HeldReports:
+    """The real client, with the Chief's state reports held until `release` is set."""
+
+    def __init__(self, client: quadro.AsyncClient) -> None:
+        self._client = client
+        self.release = asyncio.Event()
+        self.states: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    async def report_chief_state(
+        self, board: str, chief_id: str, state: int
+    ) -> chief_pb2.ReportChiefStateResponse:
+        await self.release.wait()
+        self.states.append(state)
+        return await self._client.report_chief_state(board, chief_id, state)
+
+
+async def test_a_cycle_never_waits_for_its_state_reports(
+    aclient: quadro.AsyncClient, board: str
+) -> None:
+    """A Chief's state reports go out in the background: a cycle dispatches while they
+    are held, and the board then gets them in order, a state not yet sent replaced by
+    the next and the cycle's record last (which puts the Chief back to sleep)."""
+    await aclient.register_agent(board, "w", concurrency=10)
+    await aclient.register_chief(board, "held")
+    await post_many(aclient, board, "quick_x", 3)
+    held = HeldReports(aclient)
+    chief = ChiefAgent(cast(quadro.AsyncClient, held), "held", [board])
+
+    record = await asyncio.wait_for(chief.run_cycle(SEED, wait_for_record=False), 30)
+
+    assert record.actions == 3
+    assert await statuses(aclient, board) == {"IN_PROGRESS": 3}
+    # The record waits behind the report held in flight (THINKING).
+    assert (await aclient.get_chief(board, "held")).chief.cycles == 0
+    held.release.set()
+
+    async def recorded() -> bool:
+        return (await aclient.get_chief(board, "held")).chief.cycles == 1
+
+    await until(recorded, "the cycle's record")
+    # ACTING was still waiting when the record came: the record replaced it.
+    assert held.states == [chief_pb2.CHIEF_STATE_THINKING]
+    assert (await aclient.get_chief(board, "held")).chief.state == chief_pb2.CHIEF_STATE_SLEEPING
