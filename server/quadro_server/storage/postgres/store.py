@@ -663,6 +663,13 @@ async def _configure(conn: Conn) -> None:
     # Waiting on a row lock longer than this means something is stuck: give up and let
     # the batch run again (LockNotAvailable is retried) rather than hang for ever.
     await conn.execute("SET lock_timeout = '10s'")
+    # Plan every statement for its values, never a prepared statement's generic plan: a
+    # database starts empty and grows while the server runs, and a generic plan made
+    # while a table was empty finds every index alike; PostgreSQL may keep one that scans
+    # the whole table (a task looked up by key through the status index) until the next
+    # ANALYZE. Boards of very different sizes in one table also want plans of their own.
+    # Planning these short statements costs less than one such scan.
+    await conn.execute("SET plan_cache_mode = force_custom_plan")
 
 
 _CHILD_QUERY = (
