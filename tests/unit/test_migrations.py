@@ -78,9 +78,9 @@ def sqlite_backend(tmp_path: Path) -> Backend:
             "INSERT INTO requests VALUES ('req-1', ?, ?, 12345)",
             (RETRIED.fingerprint(), json.dumps(old_answer)),
         ),
-        # The leases of the singleton jobs came with the third schema.
-        newest_check="SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'leases'",
-        newest_expected=[("leases",)],
+        # The index of waiting tasks came with the seventh schema.
+        newest_check="SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'tasks_waiting'",
+        newest_expected=[("tasks_waiting",)],
     )
 
 
@@ -109,13 +109,12 @@ def postgres_backend(database: str) -> Backend:
             "VALUES ('req-1', ?, ?, 12345)",
             (RETRIED.fingerprint(), codec.dumps(TaskResult(None, None))),  # type: ignore[arg-type]
         ),
-        # The idempotency records are keyed by their request id alone.
+        # The index of waiting tasks came with the sixth schema.
         newest_check=(
-            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
-            "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'requests'::regclass "
-            "AND i.indisprimary"
+            "SELECT indexname FROM pg_indexes WHERE indexname = 'tasks_waiting' "
+            "AND schemaname = current_schema()"
         ),
-        newest_expected=[("request_id",)],
+        newest_expected=[("tasks_waiting",)],
     )
 
 

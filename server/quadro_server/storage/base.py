@@ -16,6 +16,7 @@ from quadro import limits
 from quadro_server.core.commands import Command
 from quadro_server.core.errors import QuadroError
 from quadro_server.core.event_filter import EventFilter
+from quadro_server.core.lifecycle import PENDING_REVIEW, REVISION_NEEDED, STALE, UNASSIGNED
 from quadro_server.core.records import (
     AgentRecord,
     BoardRecord,
@@ -28,6 +29,19 @@ from quadro_server.core.transaction import Applied
 # Called after each commit with the events it wrote, in commit order. Runs on the event
 # loop; must not block.
 CommitListener = Callable[[Sequence[EventRecord]], None]
+
+
+# Appends a condition on `column` matching any of `values` to a statement's parts, and
+# its arguments.
+Condition = Callable[[list[str], list[Any], str, tuple[str, ...]], None]
+
+# The statuses in which a task waits for a Chief to give it to an agent, and the
+# condition of the index that holds those tasks in dispatch order (the migrations
+# `*_waiting_tasks_in_dispatch_order.sql` of both stores spell it the same).
+WAITING_FOR_AN_AGENT = (UNASSIGNED, PENDING_REVIEW, REVISION_NEEDED, STALE)
+WAITING_CONDITION = "archived = 0 AND status IN ({})".format(
+    ", ".join(f"'{s}'" for s in WAITING_FOR_AN_AGENT)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +59,33 @@ class TaskQuery:
     dispatch_order: bool = False
     after_priority: int = limits.PRIORITY_MIN - 1
 
+    def statement(self, mark: str, any_of: Condition, globs: Condition) -> tuple[str, list[Any]]:
+        """The SELECT that lists the tasks, and its arguments, for a store whose SQL
+        placeholder is `mark` and whose conditions on a column's values and globs are
+        written by `any_of` and `globs`."""
+        keyset, after, order = self.keyset(mark)
+        sql = [f"SELECT * FROM tasks WHERE board_id = {mark} AND archived = 0 AND {keyset}"]
+        args: list[Any] = [self.board_id, *after]
+        any_of(sql, args, "status", self.statuses)
+        globs(sql, args, "task_type", self.task_types)
+        if self.assigned_to:
+            sql.append(f"AND assigned_to = {mark}")
+            args.append(self.assigned_to)
+        sql.append(f"{order} LIMIT {mark}")
+        args.append(self.limit)
+        return " ".join(sql), args
+
     def keyset(self, mark: str) -> tuple[str, list[Any], str]:
         """The listing's keyset condition, its arguments and its ORDER BY, for a store
         whose SQL placeholder is `mark`."""
         if self.dispatch_order:
+            keyset = f"(priority, created_sequence) > ({mark}, {mark})"
+            if self.statuses and set(self.statuses) <= set(WAITING_FOR_AN_AGENT):
+                # The condition of the index of waiting tasks, word for word: with it
+                # the databases read the index in order instead of sorting every task.
+                keyset += f" AND {WAITING_CONDITION}"
             return (
-                f"(priority, created_sequence) > ({mark}, {mark})",
+                keyset,
                 [self.after_priority, self.after_sequence],
                 "ORDER BY priority, created_sequence",
             )

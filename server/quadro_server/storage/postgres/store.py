@@ -510,19 +510,10 @@ class PostgresStore(BatchingStore):
         return result
 
     async def list_tasks(self, query: TaskQuery) -> list[TaskRecord]:
-        keyset, after, order = query.keyset("%s")
-        sql = [f"SELECT * FROM tasks WHERE board_id = %s AND archived = 0 AND {keyset}"]
-        args: list[Any] = [query.board_id, *after]
-        _any_of(sql, args, "status", query.statuses)
-        _globs(sql, args, "task_type", query.task_types)
-        if query.assigned_to:
-            sql.append("AND assigned_to = %s")
-            args.append(query.assigned_to)
-        sql.append(f"{order} LIMIT %s")
-        args.append(query.limit)
+        sql, args = task_listing(query)
 
         async def run(conn: Conn) -> list[TaskRecord]:
-            return [rows.task_from_row(r) for r in await _all(conn, " ".join(sql), args)]
+            return [rows.task_from_row(r) for r in await _all(conn, sql, args)]
 
         result: list[TaskRecord] = await self._read(run)
         return result
@@ -768,6 +759,11 @@ async def _update_many(
             f"FROM json_populate_recordset(NULL::{table}, %s::json) AS v WHERE {where}",
             (_as_json(found, (*keys, *changed)),),
         )
+
+
+def task_listing(query: TaskQuery) -> tuple[str, list[Any]]:
+    """The statement that lists tasks for `query`, and its arguments."""
+    return query.statement("%s", _any_of, _globs)
 
 
 def _any_of(sql: list[str], args: list[Any], column: str, values: tuple[str, ...]) -> None:

@@ -287,17 +287,7 @@ class SqliteStore(BatchingStore):
 
     async def list_tasks(self, query: TaskQuery) -> list[TaskRecord]:
         def run(conn: sqlite3.Connection) -> list[TaskRecord]:
-            keyset, after, order = query.keyset("?")
-            sql = [f"SELECT * FROM tasks WHERE board_id = ? AND archived = 0 AND {keyset}"]
-            args: list[Any] = [query.board_id, *after]
-            _any_of(sql, args, "status", query.statuses)
-            _globs(sql, args, "task_type", query.task_types)
-            if query.assigned_to:
-                sql.append("AND assigned_to = ?")
-                args.append(query.assigned_to)
-            sql.append(f"{order} LIMIT ?")
-            args.append(query.limit)
-            return [rows.task_from_row(r) for r in conn.execute(" ".join(sql), args)]
+            return [rows.task_from_row(r) for r in conn.execute(*task_listing(query))]
 
         return await self._read(run)
 
@@ -606,6 +596,11 @@ def _get_data(conn: sqlite3.Connection, board_id: str, key: str) -> DataRecord |
         "SELECT * FROM data WHERE board_id = ? AND key = ?", (board_id, key)
     ).fetchone()
     return None if row is None else rows.data_from_row(row)
+
+
+def task_listing(query: TaskQuery) -> tuple[str, list[Any]]:
+    """The statement that lists tasks for `query`, and its arguments."""
+    return query.statement("?", _any_of, _globs)
 
 
 def _any_of(sql: list[str], args: list[Any], column: str, values: tuple[str, ...]) -> None:
