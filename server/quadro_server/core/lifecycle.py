@@ -25,6 +25,8 @@ HUMAN_REVIEW = "HUMAN_REVIEW"
 ON_HOLD = "ON_HOLD"
 
 GLOBAL_EXITS: tuple[str, ...] = (HUMAN_REVIEW, ON_HOLD)
+# The statuses in which a task waits for a Chief to give it to an agent.
+WAITING_FOR_AN_AGENT: tuple[str, ...] = (UNASSIGNED, PENDING_REVIEW, REVISION_NEEDED, STALE)
 INITIAL_STATUS = UNASSIGNED
 
 Pair = tuple[str, str]

@@ -16,7 +16,7 @@ from quadro import limits
 from quadro_server.core.commands import Command
 from quadro_server.core.errors import QuadroError
 from quadro_server.core.event_filter import EventFilter
-from quadro_server.core.lifecycle import PENDING_REVIEW, REVISION_NEEDED, STALE, UNASSIGNED
+from quadro_server.core.lifecycle import WAITING_FOR_AN_AGENT
 from quadro_server.core.records import (
     AgentRecord,
     BoardRecord,
@@ -35,10 +35,9 @@ CommitListener = Callable[[Sequence[EventRecord]], None]
 # its arguments.
 Condition = Callable[[list[str], list[Any], str, tuple[str, ...]], None]
 
-# The statuses in which a task waits for a Chief to give it to an agent, and the
-# condition of the index that holds those tasks in dispatch order (the migrations
-# `*_waiting_tasks_in_dispatch_order.sql` of both stores spell it the same).
-WAITING_FOR_AN_AGENT = (UNASSIGNED, PENDING_REVIEW, REVISION_NEEDED, STALE)
+# The condition of the index that holds the tasks waiting for an agent in dispatch
+# order (the migrations `*_waiting_tasks_in_dispatch_order.sql` of both stores spell it
+# the same).
 WAITING_CONDITION = "archived = 0 AND status IN ({})".format(
     ", ".join(f"'{s}'" for s in WAITING_FOR_AN_AGENT)
 )
@@ -67,6 +66,14 @@ class TaskQuery:
         sql = [f"SELECT * FROM tasks WHERE board_id = {mark} AND archived = 0 AND {keyset}"]
         args: list[Any] = [self.board_id, *after]
         any_of(sql, args, "status", self.statuses)
+        if (
+            self.dispatch_order
+            and self.statuses
+            and set(self.statuses).issubset(WAITING_FOR_AN_AGENT)
+        ):
+            # The condition of the index of waiting tasks, word for word: with it the
+            # databases read the index in order instead of sorting every task.
+            sql.append(f"AND {WAITING_CONDITION}")
         globs(sql, args, "task_type", self.task_types)
         if self.assigned_to:
             sql.append(f"AND assigned_to = {mark}")
@@ -79,13 +86,8 @@ class TaskQuery:
         """The listing's keyset condition, its arguments and its ORDER BY, for a store
         whose SQL placeholder is `mark`."""
         if self.dispatch_order:
-            keyset = f"(priority, created_sequence) > ({mark}, {mark})"
-            if self.statuses and set(self.statuses) <= set(WAITING_FOR_AN_AGENT):
-                # The condition of the index of waiting tasks, word for word: with it
-                # the databases read the index in order instead of sorting every task.
-                keyset += f" AND {WAITING_CONDITION}"
             return (
-                keyset,
+                f"(priority, created_sequence) > ({mark}, {mark})",
                 [self.after_priority, self.after_sequence],
                 "ORDER BY priority, created_sequence",
             )
