@@ -165,7 +165,7 @@ class Producer:
 
 
 def posting_batcher(client: quadro.AsyncClient) -> Batcher[quadro.NewTask, Any]:
-    return Batcher(functools.partial(client.post_tasks, FLOW), max_items=100)
+    return Batcher(functools.partial(client.post_tasks, FLOW, event_only=True), max_items=100)
 
 
 class ProcessCpu:

@@ -307,28 +307,36 @@ class Client:
         return self._call(self._tasks.ArchiveTask, request)
 
     def post_tasks(
-        self, board: str, tasks: Iterable[NewTask]
+        self, board: str, tasks: Iterable[NewTask], *, event_only: bool = False
     ) -> list[task_pb2.PostTaskResponse | errors.QuadroError]:
         """Post up to 500 tasks in one call and one transaction. Each item is answered
         on its own: the response `post_task` would return, or the error it would raise
-        (returned, not raised); the call itself fails only if it cannot be made."""
-        request = task_pb2.BatchPostTasksRequest(requests=[t.request(board) for t in tasks])
+        (returned, not raised); the call itself fails only if it cannot be made. With
+        `event_only`, an answer holds the event written and no task (cheaper for both
+        sides, when knowing the item was applied is enough)."""
+        request = task_pb2.BatchPostTasksRequest(
+            requests=[t.request(board) for t in tasks], view=_view(event_only)
+        )
         return _items(self._call(self._tasks.BatchPostTasks, request))
 
     def transition_tasks(
-        self, moves: Iterable[Move]
+        self, moves: Iterable[Move], *, event_only: bool = False
     ) -> list[task_pb2.TransitionTaskResponse | errors.QuadroError]:
         """Apply up to 500 moves in one call and one transaction, in order, each answered
         on its own (see `post_tasks`)."""
-        request = task_pb2.BatchTransitionTasksRequest(requests=[m.request() for m in moves])
+        request = task_pb2.BatchTransitionTasksRequest(
+            requests=[m.request() for m in moves], view=_view(event_only)
+        )
         return _items(self._call(self._tasks.BatchTransitionTasks, request))
 
     def post_results(
-        self, results: Iterable[Result]
+        self, results: Iterable[Result], *, event_only: bool = False
     ) -> list[task_pb2.PostResultResponse | errors.QuadroError]:
         """Record up to 500 results in one call and one transaction, in order, each
         answered on its own (see `post_tasks`)."""
-        request = task_pb2.BatchPostResultsRequest(requests=[r.request() for r in results])
+        request = task_pb2.BatchPostResultsRequest(
+            requests=[r.request() for r in results], view=_view(event_only)
+        )
         return _items(self._call(self._tasks.BatchPostResults, request))
 
     def hand_off_task(
@@ -703,6 +711,10 @@ class Client:
             token = page.next_page_token
             if not token:
                 return
+
+
+def _view(event_only: bool) -> task_pb2.BatchView.ValueType:
+    return task_pb2.BATCH_VIEW_EVENT if event_only else task_pb2.BATCH_VIEW_FULL
 
 
 def _items(response: Any) -> list[Any]:

@@ -201,6 +201,19 @@ CASES: list[tuple[str, str, Message, grpc.StatusCode, list[str]]] = [
     ("data key with a slash", "/quadro.v1.DataService/PutData",
      data_pb2.PutDataRequest(name=f"boards/{BOARD}/data/a/b"),
      grpc.StatusCode.INVALID_ARGUMENT, ["name", "value"]),
+    # Valid items, an unknown answer view: refused before any item is applied.
+    ("unknown batch view of posts", T + "BatchPostTasks",
+     task_pb2.BatchPostTasksRequest(
+         requests=[task_pb2.PostTaskRequest(parent=f"boards/{BOARD}",
+                                            task=task_pb2.Task(task_type="t", label="l"))],
+         view=9),  # type: ignore[arg-type]
+     grpc.StatusCode.INVALID_ARGUMENT, ["view"]),
+    ("unknown batch view of moves", T + "BatchTransitionTasks",
+     task_pb2.BatchTransitionTasksRequest(
+         requests=[task_pb2.TransitionTaskRequest(name=f"boards/{BOARD}/tasks/t1",
+                                                  to_status="done")],
+         view=-1),  # type: ignore[arg-type]
+     grpc.StatusCode.INVALID_ARGUMENT, ["view"]),
 ]  # fmt: skip
 
 

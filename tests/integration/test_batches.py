@@ -146,6 +146,55 @@ def test_heartbeats_are_answered_one_by_one(client: quadro.Client, board: str) -
     assert client.get_board(board).board.head_sequence == before + 1
 
 
+def test_an_event_only_batch_answers_each_item_with_its_event(
+    client: quadro.Client, board: str
+) -> None:
+    client.register_agent(board, "w", concurrency=10)
+    full = client.post_tasks(board, [quadro.NewTask("t", "a", request_id="p-a")])[0]
+    assert isinstance(full, quadro.v1.task_pb2.PostTaskResponse)
+    posted = client.post_tasks(
+        board,
+        [
+            quadro.NewTask("t", "b"),
+            quadro.NewTask("t", ""),  # invalid: still its own error
+            quadro.NewTask("t", "a", request_id="p-a"),  # a replay, in this call's view
+        ],
+        event_only=True,
+    )
+    b, invalid, replay = posted
+    assert isinstance(invalid, errors.InvalidArgument)
+    assert isinstance(b, quadro.v1.task_pb2.PostTaskResponse)
+    assert isinstance(replay, quadro.v1.task_pb2.PostTaskResponse)
+    assert not b.HasField("task")
+    assert not replay.HasField("task")
+    assert replay.event == full.event
+    assert (b.event.type, b.event.to_status) == (
+        quadro.v1.event_pb2.EVENT_TYPE_TASK_POSTED, "UNASSIGNED",
+    )  # fmt: skip
+    assert client.get_task(b.event.task).task.label == "b"
+    a = full.task.name
+    moved = client.transition_tasks(
+        [quadro.Move(a, "IN_PROGRESS", assignee="w"), quadro.Move(b.event.task, "COMPLETE")],
+        event_only=True,
+    )
+    assert isinstance(moved[1], errors.FailedPrecondition)  # UNASSIGNED cannot complete
+    assert isinstance(moved[0], quadro.v1.task_pb2.TransitionTaskResponse)
+    assert not moved[0].HasField("task")
+    assert (moved[0].event.task, moved[0].event.to_status) == (a, "IN_PROGRESS")
+    (result,) = client.post_results([quadro.Result(a, "done", agent="w")], event_only=True)
+    assert isinstance(result, quadro.v1.task_pb2.PostResultResponse)
+    assert not result.HasField("task")
+    assert result.event.to_status == client.get_task(a).task.status == "PENDING_REVIEW"
+    # The answers name the events of the log, in its order.
+    events = [e.sequence for e in client.iter_events(board)]
+    assert events == [
+        full.event.sequence,
+        b.event.sequence,
+        moved[0].event.sequence,
+        result.event.sequence,
+    ]
+
+
 def test_batch_limits(client: quadro.Client, board: str) -> None:
     for items in ([], [quadro.NewTask("t", "x")] * (limits.BATCH_ITEMS_MAX + 1)):
         with pytest.raises(errors.InvalidArgument) as caught:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -106,9 +107,12 @@ class Worker:
         self.version = version
         self.heartbeat_interval = heartbeat_interval
         self.drain_grace = drain_grace
-        # Results of tasks that finish together go back in one call.
+        # Results of tasks that finish together go back in one call, answered with their
+        # events only: the worker reads no more of an answer than whether it was taken.
         self._results: Batcher[quadro.Result, Any] = Batcher(
-            client.post_results, max_items=max(1, min(concurrency, 100)), delay=result_delay
+            functools.partial(client.post_results, event_only=True),
+            max_items=max(1, min(concurrency, 100)),
+            delay=result_delay,
         )
         self.stats = WorkerStats()
         self._running: dict[str, asyncio.Task[None]] = {}

@@ -46,6 +46,38 @@ posted. With `parent` only, not `boards`.
 """
 Global___TaskOrder: _TypeAlias = TaskOrder  # noqa: Y015
 
+class _BatchView:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _BatchViewEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_BatchView.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    BATCH_VIEW_UNSPECIFIED: _BatchView.ValueType  # 0
+    """BATCH_VIEW_FULL."""
+    BATCH_VIEW_FULL: _BatchView.ValueType  # 1
+    """The task after the move and the event written: what the single call returns."""
+    BATCH_VIEW_EVENT: _BatchView.ValueType  # 2
+    """The event written only: it names the task and gives its status after the move and
+    its place in the log. For callers that only need to know each item was applied
+    (a worker's results, a Chief's dispatch); the answer costs a fraction to build,
+    send and read. A replay of an item answers in the view of the call that replays it.
+    """
+
+class BatchView(_BatchView, metaclass=_BatchViewEnumTypeWrapper):
+    """How much of each applied item a batch call answers with."""
+
+BATCH_VIEW_UNSPECIFIED: BatchView.ValueType  # 0
+"""BATCH_VIEW_FULL."""
+BATCH_VIEW_FULL: BatchView.ValueType  # 1
+"""The task after the move and the event written: what the single call returns."""
+BATCH_VIEW_EVENT: BatchView.ValueType  # 2
+"""The event written only: it names the task and gives its status after the move and
+its place in the log. For callers that only need to know each item was applied
+(a worker's results, a Chief's dispatch); the answer costs a fraction to build,
+send and read. A replay of an item answers in the view of the call that replays it.
+"""
+Global___BatchView: _TypeAlias = BatchView  # noqa: Y015
+
 @_typing.final
 class Task(_message.Message):
     """A unit of work."""
@@ -981,6 +1013,9 @@ class BatchPostTasksRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REQUESTS_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
+    view: Global___BatchView.ValueType
+    """What each applied item's answer holds; unspecified is BATCH_VIEW_FULL."""
     @_builtins.property
     def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___PostTaskRequest]:
         """The posts, 1 to 500, each as PostTask takes it (with its own `request_id`)."""
@@ -989,10 +1024,11 @@ class BatchPostTasksRequest(_message.Message):
         self,
         *,
         requests: _abc.Iterable[Global___PostTaskRequest] | None = ...,
+        view: Global___BatchView.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1057,6 +1093,9 @@ class BatchTransitionTasksRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REQUESTS_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
+    view: Global___BatchView.ValueType
+    """What each applied item's answer holds; unspecified is BATCH_VIEW_FULL."""
     @_builtins.property
     def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___TransitionTaskRequest]:
         """The moves, 1 to 500, applied in this order, each as TransitionTask takes it."""
@@ -1065,10 +1104,11 @@ class BatchTransitionTasksRequest(_message.Message):
         self,
         *,
         requests: _abc.Iterable[Global___TransitionTaskRequest] | None = ...,
+        view: Global___BatchView.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1133,6 +1173,9 @@ class BatchPostResultsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REQUESTS_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
+    view: Global___BatchView.ValueType
+    """What each applied item's answer holds; unspecified is BATCH_VIEW_FULL."""
     @_builtins.property
     def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___PostResultRequest]:
         """The results, 1 to 500, applied in this order, each as PostResult takes it."""
@@ -1141,10 +1184,11 @@ class BatchPostResultsRequest(_message.Message):
         self,
         *,
         requests: _abc.Iterable[Global___PostResultRequest] | None = ...,
+        view: Global___BatchView.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -16,8 +16,8 @@ from quadro_server.api.lineage import read_lineage
 from quadro_server.api.services.context import ServiceContext, result_of
 from quadro_server.core import names
 from quadro_server.core.commands import Command
-from quadro_server.core.errors import NotFound
-from quadro_server.core.records import TaskRecord
+from quadro_server.core.errors import InvalidArgument, NotFound
+from quadro_server.core.records import EventRecord, TaskRecord
 from quadro_server.core.results import HandOffResult, TaskResult
 from quadro_server.core.transaction import Applied
 
@@ -149,7 +149,7 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
             request.requests,
             lambda item: requests.post_task(item, principal),
             task_pb2.PostTaskOutcome,
-            _answers(task_pb2.PostTaskResponse),
+            _answers(task_pb2.PostTaskResponse, request.view),
         )
         return task_pb2.BatchPostTasksResponse(results=results)
 
@@ -162,7 +162,7 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
             request.requests,
             lambda item: _transition_command(item, principal),
             task_pb2.TransitionTaskOutcome,
-            _answers(task_pb2.TransitionTaskResponse),
+            _answers(task_pb2.TransitionTaskResponse, request.view),
         )
         return task_pb2.BatchTransitionTasksResponse(results=results)
 
@@ -175,7 +175,7 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
             request.requests,
             lambda item: _result_command(item, principal),
             task_pb2.PostResultOutcome,
-            _answers(task_pb2.PostResultResponse),
+            _answers(task_pb2.PostResultResponse, request.view),
         )
         return task_pb2.BatchPostResultsResponse(results=results)
 
@@ -215,9 +215,20 @@ Answer = TypeVar(
 
 def _answer(applied: Applied, kind: type[Answer]) -> Answer:
     result = result_of(applied, TaskResult)
+    return kind(task=convert.task(result.task), event=convert.event(_written(applied)))
+
+
+def _answers(kind: type[Answer], view: int) -> Callable[[Applied], Answer]:
+    """How a batch call answers each applied item, in the view it asked for (checked
+    before anything is applied)."""
+    if view in (task_pb2.BATCH_VIEW_UNSPECIFIED, task_pb2.BATCH_VIEW_FULL):
+        return lambda applied: _answer(applied, kind)
+    if view == task_pb2.BATCH_VIEW_EVENT:
+        return lambda applied: kind(event=convert.event(_written(applied)))
+    raise InvalidArgument.single("view", f"unknown batch view {view}")
+
+
+def _written(applied: Applied) -> EventRecord:
+    result = result_of(applied, TaskResult)
     assert result.event is not None
-    return kind(task=convert.task(result.task), event=convert.event(result.event))
-
-
-def _answers(kind: type[Answer]) -> Callable[[Applied], Answer]:
-    return lambda applied: _answer(applied, kind)
+    return result.event
