@@ -8,32 +8,32 @@ payloads) never use the key "$", so the two cannot be confused.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
+from quadro_server.core import fields
+
 _classes: dict[str, type[Any]] = {}
-_field_names: dict[type[Any], tuple[str, ...]] = {}
+_readers: dict[type[Any], fields.Reader] = {}
 _LEAVES = frozenset((str, int, bool, float, type(None)))
 
 
 def register(*classes: type[Any]) -> None:
     for cls in classes:
         _classes[cls.__name__] = cls
-        _field_names[cls] = tuple(f.name for f in dataclasses.fields(cls))
+        _readers[cls] = fields.of(cls).read
 
 
 def encode(value: Any) -> Any:
     kind = type(value)
     if kind in _LEAVES:
         return value
-    names = _field_names.get(kind)
-    if names is not None:
-        fields = [getattr(value, n) for n in names]
+    read = _readers.get(kind)
+    if read is not None:
         # Most fields are plain values: recurse only into the others.
         return {
             "$": kind.__name__,
-            "v": [v if type(v) in _LEAVES else encode(v) for v in fields],
+            "v": [v if type(v) in _LEAVES else encode(v) for v in read(value)],
         }
     if kind is tuple or kind is list:
         return [encode(v) for v in value]
