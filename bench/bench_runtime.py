@@ -73,7 +73,8 @@ WORKERS = 4
 WORKER_CONCURRENCY = 16
 BACKLOG = 256
 # Producers waiting to post at once; their posts go out together in batch calls, flushed
-# at 100 tasks or 2 ms after the first, as a client posting a stream of work would.
+# at 100 tasks or 2 ms after the first, one call at a time (the posts that come while
+# one is out go in the next), as a client posting a stream of work would.
 POSTERS = 64
 TARGET_SHARE = 0.5
 TARGET_CYCLES_PER_TASK = 0.2
@@ -165,7 +166,9 @@ class Producer:
 
 
 def posting_batcher(client: quadro.AsyncClient) -> Batcher[quadro.NewTask, Any]:
-    return Batcher(functools.partial(client.post_tasks, FLOW, event_only=True), max_items=100)
+    return Batcher(
+        functools.partial(client.post_tasks, FLOW, event_only=True), max_items=100, max_in_flight=1
+    )
 
 
 class ProcessCpu:

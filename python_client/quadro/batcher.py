@@ -1,6 +1,10 @@
 """Gathering single calls into batch calls, for asyncio programs: each caller awaits
 its own answer as if it had made the call alone, while the calls go out together —
-when `max_items` are waiting, or `delay` seconds after the first one came.
+when `max_items` are waiting, or `delay` seconds after the first one came. With
+`max_in_flight`, at most that many batches are out at once: the calls that come
+meanwhile wait for one to return and go out together then, so that the batches grow
+with the server's answer time (as a group commit's do) instead of each call costing
+the server a call of its own when it is busiest.
 
     results = quadro.batcher.Batcher(client.post_results)
     response = await results.submit(quadro.Result(task, "done", agent="w1"))
@@ -30,14 +34,18 @@ class Batcher(Generic[Item, Answer]):
         *,
         max_items: int = 100,
         delay: float = 0.002,
+        max_in_flight: int | None = None,
     ) -> None:
         """`send` is a batch method of the client (`post_results`, `transition_tasks`,
-        or `post_tasks` with its board bound)."""
+        or `post_tasks` with its board bound). `max_in_flight`: None for no limit."""
         if not 1 <= max_items <= limits.BATCH_ITEMS_MAX:
             raise ValueError(f"max_items must be 1 to {limits.BATCH_ITEMS_MAX}")
+        if max_in_flight is not None and max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1 (or None: no limit)")
         self._send = send
         self.max_items = max_items
         self.delay = delay
+        self.max_in_flight = max_in_flight
         self._waiting: list[tuple[Item, asyncio.Future[Answer]]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._sending: set[asyncio.Task[None]] = set()
@@ -58,11 +66,21 @@ class Batcher(Generic[Item, Answer]):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        batch, self._waiting = self._waiting, []
-        if batch:
+        while self._waiting and not self._all_out():
+            batch = self._waiting[: self.max_items]
+            del self._waiting[: self.max_items]
             task = asyncio.get_running_loop().create_task(self._deliver(batch))
             self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+            task.add_done_callback(self._returned)
+
+    def _all_out(self) -> bool:
+        return self.max_in_flight is not None and len(self._sending) >= self.max_in_flight
+
+    def _returned(self, task: asyncio.Task[None]) -> None:
+        self._sending.discard(task)
+        if self._waiting and self.max_in_flight is not None:
+            # They waited for this batch's answer: long enough to go out at once.
+            self._flush()
 
     async def _deliver(self, batch: list[tuple[Item, asyncio.Future[Answer]]]) -> None:
         self.batches_sent += 1
@@ -82,9 +100,10 @@ class Batcher(Generic[Item, Answer]):
                 answer.set_result(outcome)
 
     async def drain(self) -> None:
-        """Send what is waiting and wait for every batch in flight."""
+        """Send what is waiting and wait for every batch in flight (and, with
+        `max_in_flight`, for those that leave as the first ones return)."""
         self._flush()
-        if self._sending:
+        while self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
 
 

@@ -109,10 +109,13 @@ class Worker:
         self.drain_grace = drain_grace
         # Results of tasks that finish together go back in one call, answered with their
         # events only: the worker reads no more of an answer than whether it was taken.
+        # One call at a time: results that finish while one is out go in the next, so
+        # that a busy board gets fewer, fuller calls rather than more of them.
         self._results: Batcher[quadro.Result, Any] = Batcher(
             functools.partial(client.post_results, event_only=True),
             max_items=max(1, min(concurrency, 100)),
             delay=result_delay,
+            max_in_flight=1,
         )
         self.stats = WorkerStats()
         self._running: dict[str, asyncio.Task[None]] = {}
