@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from quadro_server.core.event_filter import EventFilter
-from quadro_server.core.records import EventRecord
+from quadro_server.core.records import EventRecord, TaskRecord
 from quadro_server.streaming.hub import EventHub
 
 EVERYTHING = EventFilter()
@@ -139,3 +139,41 @@ async def test_a_slow_fan_out_spaces_out_the_next_one() -> None:
     assert rounds[1] == [], "the second fan-out waits as long as the first took"
     await asyncio.wait_for(done[1].wait(), 10)
     assert sorted(rounds[0]) == sorted(rounds[1]) == list(range(40))
+
+
+def task_event(board: str, sequence: int, task_id: str) -> EventRecord:
+    return EventRecord(board, sequence, task_id, "t", "task_assigned", "w", "UNASSIGNED",
+                       "IN_PROGRESS", {}, "", "p", 0, 1, "")  # fmt: skip
+
+
+def task(board: str, task_id: str, version: int) -> TaskRecord:
+    return TaskRecord(board, task_id, "t", "l", 5, "IN_PROGRESS", "fast", "w", "", (), {}, "",
+                      1, version, False, None, 0, 0, None, "", "", "", 1)  # fmt: skip
+
+
+async def test_the_task_an_event_left_is_known_until_the_task_moves_on() -> None:
+    hub = EventHub(encode_sequence, window=4)
+    hub.publish(
+        [task_event("b", 1, "x"), task_event("b", 2, "y")],
+        {("b", 1): task("b", "x", 2), ("b", 2): task("b", "y", 2)},
+    )
+    assert hub.task_after("b", 1) == task("b", "x", 2)
+    assert hub.task_after("b", 2) == task("b", "y", 2)
+    # x moves on, in an event published without its task (another replica's commit):
+    # neither of its events says how it stands now.
+    hub.publish([task_event("b", 3, "x")])
+    assert hub.task_after("b", 1) is None
+    assert hub.task_after("b", 3) is None
+    assert hub.task_after("b", 2) == task("b", "y", 2)
+    # Out of the window, or on another board, or not yet published: unknown.
+    hub.publish([task_event("b", s, "z") for s in (4, 5, 6)])
+    assert hub.task_after("b", 2) is None
+    assert hub.task_after("c", 2) is None
+    assert hub.task_after("b", 7) is None
+    # A gap starts the window over: what it knew is forgotten with it.
+    hub.publish([task_event("b", 9, "y")], {("b", 9): task("b", "y", 3)})
+    assert hub.task_after("b", 9) == task("b", "y", 3)
+    assert hub.task_after("b", 6) is None
+    # Only an assignment event keeps its task: the streams ask of no other.
+    hub.publish([event("b", 10)], {("b", 10): task("b", "t", 1)})
+    assert hub.task_after("b", 10) is None

@@ -8,8 +8,9 @@ call is a batch of one; backends group concurrent calls into one commit.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from quadro import limits
@@ -26,9 +27,14 @@ from quadro_server.core.records import (
 )
 from quadro_server.core.transaction import Applied
 
-# Called after each commit with the events it wrote, in commit order. Runs on the event
-# loop; must not block.
-CommitListener = Callable[[Sequence[EventRecord]], None]
+# The tasks as a commit's events left them, by (board id, event sequence): what the
+# commit wrote, known without a read. Only for events committed by this process.
+TasksAfter = Mapping[tuple[str, int], TaskRecord]
+NO_TASKS: TasksAfter = MappingProxyType({})
+
+# Called after each commit with the events it wrote, in commit order, and the tasks as
+# they left them. Runs on the event loop; must not block.
+CommitListener = Callable[[Sequence[EventRecord], TasksAfter], None]
 
 
 # Appends a condition on `column` matching any of `values` to a statement's parts, and

@@ -22,9 +22,10 @@ from quadro import reasons
 from quadro_server.core.clock import now_us
 from quadro_server.core.commands import Command
 from quadro_server.core.errors import Internal, QuadroError, Unavailable
-from quadro_server.core.records import EventRecord
+from quadro_server.core.records import EventRecord, TaskRecord
+from quadro_server.core.results import HeartbeatResult, TaskResult
 from quadro_server.core.transaction import Applied
-from quadro_server.storage.base import CommitListener, Store
+from quadro_server.storage.base import NO_TASKS, CommitListener, Store, TasksAfter
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,18 @@ async def pause_now_and_then(done: int) -> None:
     loop run whatever else is ready."""
     if done % YIELD_EVERY == 0:
         await asyncio.sleep(0)
+
+
+def _tasks_after(applied: list[Applied]) -> dict[tuple[str, int], TaskRecord]:
+    """The task each command's event left, for the commands that answer with both."""
+    found = {}
+    for outcome in applied:
+        result = outcome.result
+        if isinstance(result, (TaskResult, HeartbeatResult)):
+            event, task = result.event, result.task
+            if event is not None and task is not None and not outcome.replayed:
+                found[(event.board_id, event.sequence)] = task
+    return found
 
 
 @dataclass(slots=True)
@@ -67,13 +80,13 @@ class BatchingStore(Store):
     def add_commit_listener(self, listener: CommitListener) -> None:
         self._listeners.append(listener)
 
-    def _publish(self, events: Sequence[EventRecord]) -> None:
+    def _publish(self, events: Sequence[EventRecord], tasks: TasksAfter = NO_TASKS) -> None:
         """Hand committed events to the listeners, before their callers are answered: a
         caller that was answered and then subscribes finds its own events in the hub."""
         if events:
             for listener in self._listeners:
                 try:
-                    listener(events)
+                    listener(events, tasks)
                 except Exception:
                     log.exception("commit listener failed")
 
@@ -116,7 +129,8 @@ class BatchingStore(Store):
             # A bug in a store must never leave its callers waiting for ever.
             log.exception("a batch of %d command(s) failed", len(batch))
             outcomes = [Internal("internal error", reason=reasons.INTERNAL)] * len(batch)
-        self._publish([e for o in outcomes if isinstance(o, Applied) for e in o.events])
+        applied = [o for o in outcomes if isinstance(o, Applied)]
+        self._publish([e for a in applied for e in a.events], _tasks_after(applied))
         for pending, outcome in zip(batch, outcomes, strict=True):
             if not pending.future.done():
                 pending.future.set_result(outcome)

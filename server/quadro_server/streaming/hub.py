@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from quadro_server.core.event_filter import EventFilter
-from quadro_server.core.records import EventRecord
+from quadro_server.core.records import EventRecord, TaskRecord
+from quadro_server.core.taxonomy import EventType
+from quadro_server.storage.base import NO_TASKS, TasksAfter
 
 Wake = Callable[[], None]
 
@@ -30,17 +32,21 @@ FAN_OUT_WINDOW_MAX = 0.06
 # so that fan-out never takes more than about half of the event loop from the writers.
 _FAN_OUT_PACING_MAX = 1.0
 Encoder = Callable[[EventRecord], bytes]
+_ASSIGNED = EventType.TASK_ASSIGNED.value
 
 
 class Recent:
-    """An event in the window, with its wire form computed on first use."""
+    """An event in the window, with its wire form computed on first use, and the task as
+    the event left it when this process committed it (None when it came from another
+    replica)."""
 
-    __slots__ = ("_encode", "_wire", "record")
+    __slots__ = ("_encode", "_wire", "record", "task")
 
-    def __init__(self, record: EventRecord, encode: Encoder) -> None:
+    def __init__(self, record: EventRecord, encode: Encoder, task: TaskRecord | None) -> None:
         self.record = record
         self._encode = encode
         self._wire: bytes | None = None
+        self.task = task
 
     def wire(self) -> bytes:
         if self._wire is None:
@@ -53,6 +59,8 @@ class _Window:
 
     def __init__(self, size: int) -> None:
         self.events: deque[Recent] = deque(maxlen=size)
+        # Per task id, the sequence of its last event in the window.
+        self.latest: dict[str, int] = {}
         # The last sequence readers may see: published events become visible when their
         # watchers are woken, so that a reader that happens to be awake does not send
         # them one by one ahead of the fan-out window.
@@ -67,13 +75,30 @@ class _Window:
         return self.events[-1].record.sequence
 
     def append(self, recent: Recent) -> None:
-        if self.events and recent.record.sequence <= self.last:
+        record = recent.record
+        if self.events and record.sequence <= self.last:
             return  # already here
-        if self.events and recent.record.sequence != self.last + 1:
+        if self.events and record.sequence != self.last + 1:
             # Not contiguous (events published out of band): start over from here; the
             # missing part is read from the store by whoever needs it.
             self.events.clear()
+            self.latest.clear()
+        if len(self.events) == self.events.maxlen:
+            gone = self.events[0].record
+            if self.latest.get(gone.task_id) == gone.sequence:
+                del self.latest[gone.task_id]
         self.events.append(recent)
+        self.latest[record.task_id] = record.sequence
+
+    def task_after(self, sequence: int) -> TaskRecord | None:
+        """The task as the event at `sequence` left it, if that event is the task's last
+        one here and this process committed it."""
+        if not self.events or not self.first <= sequence <= self.last:
+            return None
+        recent = self.events[sequence - self.first]
+        if self.latest.get(recent.record.task_id) != sequence:
+            return None  # it has moved on since (or the event is not a task's)
+        return recent.task
 
 
 @dataclass(slots=True)
@@ -103,15 +128,19 @@ class EventHub:
         self._last_fan_out = 0.0
         self.closing = False
 
-    def publish(self, events: Sequence[EventRecord]) -> None:
-        """Add committed events (in commit order) and schedule a wake of their boards'
-        watchers: at once when they are few; after a short window when they are many,
-        so that each of them gets more events per message (see `_fan_out_delay`)."""
+    def publish(self, events: Sequence[EventRecord], tasks: TasksAfter = NO_TASKS) -> None:
+        """Add committed events (in commit order), with the tasks as they left them when
+        known, and schedule a wake of their boards' watchers: at once when they are few;
+        after a short window when they are many, so that each of them gets more events
+        per message (see `_fan_out_delay`)."""
         for event in events:
             window = self._windows.get(event.board_id)
             if window is None:
                 window = self._windows[event.board_id] = _Window(self._size)
-            window.append(Recent(event, self._encode))
+            # Only assignment streams ask for a task, and only of assignment events:
+            # keeping the others' would hold more memory for nothing.
+            task = tasks.get((event.board_id, event.sequence)) if event.type == _ASSIGNED else None
+            window.append(Recent(event, self._encode, task))
             self._dirty.add(event.board_id)
         if self._dirty and not self._flush_scheduled:
             self._flush_scheduled = True
@@ -191,6 +220,14 @@ class EventHub:
         if len(self._scans) > _SCANS_KEPT:
             self._scans.popitem(last=False)
         return result
+
+    def task_after(self, board: str, sequence: int) -> TaskRecord | None:
+        """The task as it stands after the board's assignment event at `sequence`, when
+        no later event of that task has been published and this process wrote the
+        event; None otherwise (read the store). A task changes without an event only once it is
+        terminal (archived, or linked to its successor), which takes an event first."""
+        window = self._windows.get(board)
+        return None if window is None else window.task_after(sequence)
 
     def watch(self, boards: Iterable[str], wake: Wake) -> None:
         for board in boards:

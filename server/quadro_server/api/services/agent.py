@@ -13,7 +13,7 @@ from quadro_server.api.validation import Violations
 from quadro_server.core import names
 from quadro_server.core.commands import Heartbeat
 from quadro_server.core.errors import NotFound
-from quadro_server.core.records import AgentRecord
+from quadro_server.core.records import AgentRecord, TaskRecord
 from quadro_server.core.results import AgentResult, HeartbeatResult
 from quadro_server.core.transaction import Applied
 from quadro_server.streaming.subscription import Subscription
@@ -95,17 +95,26 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
     ) -> None:
         # A subscription to the agent's assignments whose messages gain the tasks they
         # name: its wire messages are valid WatchAssignmentsResponses (same fields 1 and
-        # 2), so the tasks are appended as encoded field 3, read in one store lookup.
+        # 2), so the tasks are appended as encoded field 3. A task this process assigned
+        # and nothing has moved since is known as the commit left it; the others are
+        # read in one store lookup.
         spec = requests.watch_assignments(request)
         (board_id,) = spec.boards
         await self._ctx.require_board(board_id)
-        store = self._ctx.store
+        store, hub = self._ctx.store, self._ctx.hub
 
         async def send(message: bytes) -> None:
             events = event_pb2.SubscribeEventsResponse.FromString(message).events
             if events:
                 ids = [names.parse_child_name(e.task, "tasks").child_id for e in events]
-                found = await store.get_tasks(board_id, ids)
+                found: dict[str, TaskRecord] = {}
+                for event, task_id in zip(events, ids, strict=True):
+                    known = hub.task_after(board_id, event.sequence)
+                    if known is not None:
+                        found[task_id] = known
+                unknown = [i for i in ids if i not in found]
+                if unknown:
+                    found.update(await store.get_tasks(board_id, unknown))
                 tasks = [convert.task(found[i]) for i in dict.fromkeys(ids) if i in found]
                 message += agent_pb2.WatchAssignmentsResponse(tasks=tasks).SerializeToString()
             await context.write(message)

@@ -57,7 +57,7 @@ from quadro_server.core.records import (
 from quadro_server.core.results import ExpiredResult, StoredRequest
 from quadro_server.core.transaction import Applied
 from quadro_server.storage import migrations, rows
-from quadro_server.storage.base import EventPage, EventQuery, TaskQuery
+from quadro_server.storage.base import NO_TASKS, EventPage, EventQuery, TaskQuery, TasksAfter
 from quadro_server.storage.batching import BatchingStore, pause_now_and_then
 from quadro_server.storage.overlay import (
     Keys,
@@ -146,8 +146,8 @@ class PostgresStore(BatchingStore):
         the feed those of other replicas; in commit order per board, each once."""
         self._publish(events)
 
-    def _publish(self, events: Sequence[EventRecord]) -> None:
-        super()._publish(self._feed.admit(events))
+    def _publish(self, events: Sequence[EventRecord], tasks: TasksAfter = NO_TASKS) -> None:
+        super()._publish(self._feed.admit(events), tasks)
 
     # --- writes ---------------------------------------------------------------------
 
