@@ -23,7 +23,7 @@ from quadro_server.core.clock import now_us
 from quadro_server.core.commands import Command
 from quadro_server.core.errors import Internal, QuadroError, Unavailable
 from quadro_server.core.records import EventRecord, TaskRecord
-from quadro_server.core.results import HeartbeatResult, TaskResult
+from quadro_server.core.results import TaskResult
 from quadro_server.core.transaction import Applied
 from quadro_server.storage.base import NO_TASKS, CommitListener, Store, TasksAfter
 
@@ -44,15 +44,13 @@ async def pause_now_and_then(done: int) -> None:
 
 
 def _tasks_after(applied: list[Applied]) -> dict[tuple[str, int], TaskRecord]:
-    """The task each command's event left, for the commands that answer with both."""
-    found = {}
-    for outcome in applied:
-        result = outcome.result
-        if isinstance(result, (TaskResult, HeartbeatResult)):
-            event, task = result.event, result.task
-            if event is not None and task is not None and not outcome.replayed:
-                found[(event.board_id, event.sequence)] = task
-    return found
+    """The task each command's event left, for the commands that answer with both (the
+    moves of a task: assignments among them)."""
+    return {
+        (o.result.event.board_id, o.result.event.sequence): o.result.task
+        for o in applied
+        if isinstance(o.result, TaskResult) and o.result.event is not None and not o.replayed
+    }
 
 
 @dataclass(slots=True)

@@ -215,7 +215,7 @@ Answer = TypeVar(
 
 def _answer(applied: Applied, kind: type[Answer]) -> Answer:
     result = result_of(applied, TaskResult)
-    return kind(task=convert.task(result.task), event=convert.event(_written(applied)))
+    return kind(task=convert.task(result.task), event=convert.event(_written(result)))
 
 
 def _answers(kind: type[Answer], view: int) -> Callable[[Applied], Answer]:
@@ -224,11 +224,10 @@ def _answers(kind: type[Answer], view: int) -> Callable[[Applied], Answer]:
     if view in (task_pb2.BATCH_VIEW_UNSPECIFIED, task_pb2.BATCH_VIEW_FULL):
         return lambda applied: _answer(applied, kind)
     if view == task_pb2.BATCH_VIEW_EVENT:
-        return lambda applied: kind(event=convert.event(_written(applied)))
+        return lambda applied: kind(event=convert.event(_written(result_of(applied, TaskResult))))
     raise InvalidArgument.single("view", f"unknown batch view {view}")
 
 
-def _written(applied: Applied) -> EventRecord:
-    result = result_of(applied, TaskResult)
+def _written(result: TaskResult) -> EventRecord:
     assert result.event is not None
     return result.event
