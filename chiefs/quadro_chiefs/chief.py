@@ -5,6 +5,10 @@ action a compare-and-set. It never executes a task.
 One cycle runs at a time. Wakes that arrive during a cycle coalesce into one follow-up
 cycle, however many they are. Heartbeats never wake a Chief, and neither do the events
 of its own actions.
+
+With the built-in policy, a cycle woken by an event decides on the view the Chief keeps
+from the events it follows (quadro_chiefs/live.py) rather than on a new read of the
+scope, as long as that view can be trusted; the other cycles read.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from quadro import errors, limits, names, reasons
 from quadro.v1 import agent_pb2, board_pb2, chief_pb2, event_pb2
 from quadro_chiefs.actions import Action, Assign, HandOff, PostTask, Transition
 from quadro_chiefs.cadence import Cadence, Cron, Debounced, Periodic, Reactive
+from quadro_chiefs.live import LiveView
 from quadro_chiefs.policies import default_policy
-from quadro_chiefs.snapshot import WAITING_LIMIT, BoardView, Snapshot, read_board
+from quadro_chiefs.snapshot import IN_PROGRESS, WAITING_LIMIT, BoardView, Snapshot, read_board
 
 log = logging.getLogger("quadro.chief")
 
@@ -142,6 +147,8 @@ class ChiefAgent:
         capacity_check: float = 2.0,
         waiting_limit: int = WAITING_LIMIT,
         read_in_progress: bool | None = None,
+        live_view: bool | None = None,
+        view_max_age: float = 1.0,
     ) -> None:
         """`capacity_check`: while work waits and the last cycle could hand none of it
         out, look at the agents every this many seconds, and think again when their
@@ -155,7 +162,15 @@ class ChiefAgent:
 
         `read_in_progress`: whether snapshots hold the tasks IN_PROGRESS. By default
         they do for a policy of one's own, and not for the built-in one, which needs
-        only the agents' counts."""
+        only the agents' counts.
+
+        `live_view`: whether a cycle woken by an event may decide on the view kept from
+        the events since the last read (quadro_chiefs/live.py) instead of reading the
+        scope. Such a view holds what events say of a task (status, assignee, attempt,
+        etag, lifecycle, priority, type, times), not its labels, notes or output: by
+        default it is kept for the built-in policy, which needs no more, and not for a
+        policy of one's own. `view_max_age`: how long, in seconds, a view serves before a
+        cycle reads the scope again (agents join, leave and go quiet without an event)."""
         if not boards:
             raise ValueError("a Chief needs at least one board")
         self.client = client
@@ -172,6 +187,10 @@ class ChiefAgent:
         self.read_in_progress = (
             policy is not default_policy if read_in_progress is None else read_in_progress
         )
+        self.live_view = policy is default_policy if live_view is None else live_view
+        self._live = LiveView(view_max_age)
+        # Boards whose last read was cut at the waiting limit: no view to keep there.
+        self._cut: set[str] = set()
         # Boards as first read: their lifecycles never change, so cycles need not re-read.
         self._board_specs: dict[str, board_pb2.Board] = {}
         # Agents' capacity as the last cycle saw it, while work waited undispatched.
@@ -241,14 +260,23 @@ class ChiefAgent:
         heads = {}
         for board in self.boards:
             heads[names.board(board)] = (await self.client.get_board(board)).board.head_sequence
+        # A live view needs every move, not only those that wake the Chief.
         self._subscription = self.client.subscribe(
-            self.boards, after_sequences=heads, task_types=self.task_types, event_types=self.wake_on
+            self.boards,
+            after_sequences=heads,
+            task_types=self.task_types,
+            event_types=() if self.live_view else self.wake_on,
         )
+        wake_on = set(self.wake_on)
         self._following.set()
         async with self._subscription as events:
             async for event in events:
+                if self.live_view:
+                    self._live.apply(event)
                 if event.request_id in self._own:
                     continue  # the echo of our own action
+                if quadro.event_type_name(event.type) not in wake_on:
+                    continue
                 self.events_seen += 1
                 self.wake(STALE if event.type == event_pb2.EVENT_TYPE_TASK_STALE else EVENT)
 
@@ -298,7 +326,7 @@ class ChiefAgent:
         try:
             self.state = ChiefState.THINKING
             self._report(chief_pb2.CHIEF_STATE_THINKING)
-            views = await asyncio.gather(*(self._read(b) for b in self.boards))
+            views = await asyncio.gather(*(self._read(b, trigger != EVENT) for b in self.boards))
             snapshot = Snapshot(list(views))
             decided = self.policy(snapshot)
             if inspect.isawaitable(decided):
@@ -315,6 +343,9 @@ class ChiefAgent:
             counts[self.boards[0]][2] += 1
         finally:
             self.state = ChiefState.SLEEPING
+        if any(c[1] or c[2] for c in counts.values()):
+            # Others moved what the view held, or something failed: read next time.
+            self._live.invalidate()
         self.cycle_count += 1
         record = CycleRecord(
             number=self.cycle_count,
@@ -345,15 +376,46 @@ class ChiefAgent:
             self.wake(EVENT)
         return record
 
-    async def _read(self, board: str) -> BoardView:
+    async def _read(self, board: str, fresh: bool = True) -> BoardView:
+        """The board's view for a cycle: the live view's unless `fresh` (or it cannot be
+        trusted), else a read, which starts the live view over."""
+        keep = self.live_view and self._following.is_set() and not self._stopping.is_set()
+        if keep and not fresh:
+            assert self._subscription is not None
+            position = self._subscription.positions.get(names.board(board), 0)
+            kept = self._live.snapshot(board, position, self.read_in_progress)
+            if kept is not None:
+                return kept
+        # A view is kept from a read of the whole scope, the tasks in progress included
+        # (they say how busy each agent is); not while reads are cut at the limit.
+        whole = keep and board not in self._cut
+        if whole:
+            self._live.reading(board)
         view = await read_board(
             self.client,
             self._board_specs.get(board, board),
             self.task_types,
             self.waiting_limit,
-            self.read_in_progress,
+            self.read_in_progress or whole,
         )
         self._board_specs[board] = view.board
+        if keep:
+            if view.truncated:
+                self._cut.add(board)
+            else:
+                self._cut.discard(board)
+        if whole:
+            # The read reflects the log up to some point at or before this head.
+            head = (await self.client.get_board(board)).board.head_sequence
+            self._live.reset(view, head)
+            if not self.read_in_progress:
+                view = BoardView(
+                    view.board,
+                    [t for t in view.tasks if t.status != IN_PROGRESS],
+                    view.agents,
+                    view.truncated,
+                    in_progress_read=False,
+                )
         return view
 
     async def _watch_capacity(self) -> None:
@@ -498,6 +560,7 @@ class ChiefAgent:
                     results = [exc] * len(batch)
                 for action, result in zip(batch, results, strict=True):
                     count(action, self._outcome(action, result))
+                    self._learn(result)
 
         batches = [
             lone[i : i + limits.BATCH_ITEMS_MAX]
@@ -510,10 +573,16 @@ class ChiefAgent:
         request_id = action.request_id if isinstance(action, PostTask) else None
         request_id = self._remember(request_id or uuid.uuid4().hex)
         try:
-            await self._call(action, request_id)
+            self._learn(await self._call(action, request_id))
         except errors.QuadroError as exc:
             return self._outcome(action, exc)
         return 0
+
+    def _learn(self, result: object) -> None:
+        """What one's own move did goes into the live view at once, before its echo."""
+        event = getattr(result, "event", None)
+        if self.live_view and isinstance(event, event_pb2.Event) and event.sequence:
+            self._live.apply(event)
 
     def _outcome(self, action: Action, result: object) -> int:
         """0 applied, 1 lost a race, 2 failed."""

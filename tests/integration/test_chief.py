@@ -473,3 +473,88 @@ async def test_a_cycle_never_waits_for_its_state_reports(
     # ACTING was still waiting when the record came: the record replaced it.
     assert held.states == [chief_pb2.CHIEF_STATE_THINKING]
     assert (await aclient.get_chief(board, "held")).chief.state == chief_pb2.CHIEF_STATE_SLEEPING
+
+
+class CountedReads:
+    """The real client, counting the listings a Chief reads its scope with."""
+
+    def __init__(self, client: quadro.AsyncClient) -> None:
+        self._client = client
+        self.reads = 0
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("list_tasks", "iter_tasks", "iter_agents", "list_agents"):
+            self.reads += 1
+        return getattr(self._client, name)
+
+
+async def test_event_cycles_dispatch_from_the_live_view_without_reading(
+    aclient: quadro.AsyncClient, board: str
+) -> None:
+    """After its first read, a Chief with the built-in policy dispatches what is posted
+    from the events it follows, in priority order, while the agent's count, kept from
+    the same events, says how much it can take."""
+    await aclient.register_agent(board, "w", concurrency=2)
+    counted = CountedReads(aclient)
+    chief = ChiefAgent(cast(quadro.AsyncClient, counted), "live", [board], view_max_age=600)
+    async with Background(chief):
+        await until(lambda: _cycled(chief), "the seed cycle")
+        after_seed = counted.reads
+        low = (await aclient.post_task(board, "quick_x", "low", priority=9)).task.name
+        await until(lambda: _more_cycles(chief, 1), "the wake on the post")
+        # A second post while the agent has one slot left, a third once it is full.
+        urgent = (await aclient.post_task(board, "quick_x", "urgent", priority=1)).task.name
+        await until(lambda: _in_status(aclient, [low, urgent], "IN_PROGRESS"), "both dispatched")
+        late = (await aclient.post_task(board, "quick_x", "late")).task.name
+        await until(lambda: _more_cycles(chief, 3), "the wake on the third post")
+        assert (await aclient.get_task(late)).task.status == "UNASSIGNED", "the agent is full"
+        # A slot frees (someone else's move): the view sees it and hands out the third.
+        await aclient.post_result(low, "done", agent="w")
+        await until(lambda: _in_status(aclient, [late], "IN_PROGRESS"), "the third dispatched")
+        reads_during_events = counted.reads - after_seed
+    event_cycles = [r for r in chief.cycles if r.trigger == "event"]
+    assert len(event_cycles) >= 4
+    assert reads_during_events == 0, "event cycles decided on the live view"
+    assert all(r.lost_races == 0 and r.errors == 0 for r in chief.cycles)
+
+
+async def test_the_live_view_follows_what_others_do(
+    aclient: quadro.AsyncClient, board: str
+) -> None:
+    """Moves made by someone else reach the view: a task sent back for revision is
+    dispatched again, and one handed out by hand is not handed out again, all without a
+    lost race (a view that missed a move would lose one)."""
+    await aclient.register_agent(board, "w", concurrency=1)
+    await aclient.register_agent(board, "manual", capabilities=["none"], concurrency=10)
+    chief = ChiefAgent(aclient, "live", [board], view_max_age=600)
+    async with Background(chief):
+        await until(lambda: _cycled(chief), "the seed cycle")
+        task = (await aclient.post_task(board, "claim_x", "one")).task.name
+        await until(lambda: _in_status(aclient, [task], "IN_PROGRESS"), "the dispatch")
+        # Someone sends it back for revision: the Chief dispatches it again.
+        await aclient.transition_task(task, "REVISION_NEEDED")
+        await until(lambda: _assigned(aclient, task, 2), "the second dispatch")
+        # "w" is full; a new task waits, and someone hands it out by hand meanwhile.
+        cycles = chief.cycle_count
+        other = (await aclient.post_task(board, "claim_x", "two")).task.name
+        await until(lambda: _more_cycles(chief, cycles), "the wake on the post")
+        await aclient.transition_task(other, "IN_PROGRESS", assignee="manual")
+        # A slot frees: the Chief wakes, and finds nothing left to hand out (the first
+        # task waits for a reviewer, and there is none).
+        cycles = chief.cycle_count
+        await aclient.post_result(task, "done", agent="w")
+        await until(lambda: _more_cycles(chief, cycles), "the wake on the result")
+        await asyncio.sleep(0.3)
+    assert await _assigned(aclient, other, 1)
+    assert all(r.lost_races == 0 and r.errors == 0 for r in chief.cycles)
+    assert chief.cycles[-1].noop
+
+
+async def _assigned(client: quadro.AsyncClient, task: str, times: int) -> bool:
+    events = await client.task_history(task)
+    return [quadro.event_type_name(e.type) for e in events].count("task_assigned") == times
+
+
+async def _in_status(client: quadro.AsyncClient, tasks: list[str], status: str) -> bool:
+    found = [(await client.get_task(t)).task.status for t in tasks]
+    return found == [status] * len(tasks)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import quadro
-from quadro import errors
+from quadro import errors, reasons
 
 
 @pytest.fixture
@@ -77,3 +77,30 @@ def test_unknown_event_type_is_rejected(client: quadro.Client, busy_board: str) 
     assert caught.value.field_violations[0][0] == "filter.event_types[0]"
     with pytest.raises(errors.InvalidArgument):
         client.list_events(busy_board, event_types=[0])
+
+
+def test_each_event_carries_the_etag_its_move_left(client: quadro.Client, board: str) -> None:
+    """A follower of the log can quote an event's etag in a move, as it would the task's
+    after that move; a heartbeat leaves it as it was, and the posted event says the
+    task's priority, so that a backlog can be ordered from events alone."""
+    client.register_agent(board, "w", concurrency=10)
+    client.register_agent(board, "r", concurrency=10)
+    task = client.post_task(board, "intake_check", "a", priority=2).task
+    history = [task.etag]
+    history.append(client.transition_task(task.name, "IN_PROGRESS", assignee="w").task.etag)
+    client.heartbeat(board, "w", task=task.name)
+    history.append(client.post_result(task.name, "ok", agent="w").task.etag)
+    events = client.task_history(task.name)
+    assert kinds(events) == ["task_posted", "task_assigned", "task_heartbeat", "task_completed"]
+    assert [e.etag for e in events] == [history[0], history[1], history[1], history[2]]
+    assert len(set(history)) == 3, "every move changes the etag"
+    assert events[0].payload["priority"] == 2
+    assert all("priority" not in e.payload for e in events[1:])
+    # The etag of the last event is the one a move must quote.
+    now = client.get_task(task.name).task
+    assert now.etag == events[-1].etag
+    with pytest.raises(errors.FailedPrecondition) as caught:
+        client.transition_task(task.name, "IN_PROGRESS", assignee="r", etag=events[1].etag)
+    assert caught.value.reason == reasons.ETAG_MISMATCH
+    moved = client.transition_task(task.name, "IN_PROGRESS", assignee="r", etag=events[-1].etag)
+    assert moved.task.assigned_to == "r"

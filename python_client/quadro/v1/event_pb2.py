@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15quadro/v1/event.proto\x12\tquadro.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc5\x03\n\x05\x45vent\x12\x1a\n\x08sequence\x18\x01 \x01(\x03R\x08sequence\x12\x14\n\x05\x62oard\x18\x02 \x01(\tR\x05\x62oard\x12\x12\n\x04task\x18\x03 \x01(\tR\x04task\x12\x1b\n\ttask_type\x18\x04 \x01(\tR\x08taskType\x12(\n\x04type\x18\x05 \x01(\x0e\x32\x14.quadro.v1.EventTypeR\x04type\x12\x14\n\x05\x61gent\x18\x06 \x01(\tR\x05\x61gent\x12\x1f\n\x0b\x66rom_status\x18\x07 \x01(\tR\nfromStatus\x12\x1b\n\tto_status\x18\x08 \x01(\tR\x08toStatus\x12\x31\n\x07payload\x18\t \x01(\x0b\x32\x17.google.protobuf.StructR\x07payload\x12\x1d\n\nrequest_id\x18\n \x01(\tR\trequestId\x12\x1c\n\tprincipal\x18\x0b \x01(\tR\tprincipal\x12;\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12\x18\n\x07\x61ttempt\x18\r \x01(\x03R\x07\x61ttempt\x12\x14\n\x05scope\x18\x0e \x01(\tR\x05scope\"\xa9\x01\n\x0b\x45ventFilter\x12\x12\n\x04task\x18\x01 \x01(\tR\x04task\x12\x14\n\x05\x61gent\x18\x02 \x01(\tR\x05\x61gent\x12\x35\n\x0b\x65vent_types\x18\x03 \x03(\x0e\x32\x14.quadro.v1.EventTypeR\neventTypes\x12\x1d\n\ntask_types\x18\x04 \x03(\tR\ttaskTypes\x12\x1a\n\x08statuses\x18\x05 \x03(\tR\x08statuses\"\xee\x02\n\x16SubscribeEventsRequest\x12\x16\n\x06\x62oards\x18\x01 \x03(\tR\x06\x62oards\x12^\n\x0f\x61\x66ter_sequences\x18\x02 \x03(\x0b\x32\x35.quadro.v1.SubscribeEventsRequest.AfterSequencesEntryR\x0e\x61\x66terSequences\x12.\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x16.quadro.v1.EventFilterR\x06\x66ilter\x12-\n\x12include_heartbeats\x18\x04 \x01(\x08R\x11includeHeartbeats\x12:\n\x19progress_interval_seconds\x18\x05 \x01(\x05R\x17progressIntervalSeconds\x1a\x41\n\x13\x41\x66terSequencesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x03R\x05value:\x02\x38\x01\"\xd2\x01\n\x17SubscribeEventsResponse\x12(\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x10.quadro.v1.EventR\x06\x65vents\x12O\n\tpositions\x18\x02 \x03(\x0b\x32\x31.quadro.v1.SubscribeEventsResponse.PositionsEntryR\tpositions\x1a<\n\x0ePositionsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x03R\x05value:\x02\x38\x01\"\xbe\x01\n\x11ListEventsRequest\x12\x16\n\x06parent\x18\x01 \x01(\tR\x06parent\x12%\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03R\rafterSequence\x12.\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x16.quadro.v1.EventFilterR\x06\x66ilter\x12\x1b\n\tpage_size\x18\x04 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x05 \x01(\tR\tpageToken\"\x8b\x01\n\x12ListEventsResponse\x12(\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x10.quadro.v1.EventR\x06\x65vents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12#\n\rhead_sequence\x18\x03 \x01(\x03R\x0cheadSequence*\x94\x02\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x45VENT_TYPE_TASK_POSTED\x10\x01\x12\x1c\n\x18\x45VENT_TYPE_TASK_ASSIGNED\x10\x02\x12\x1d\n\x19\x45VENT_TYPE_TASK_HEARTBEAT\x10\x03\x12\x1d\n\x19\x45VENT_TYPE_TASK_COMPLETED\x10\x04\x12\x1c\n\x18\x45VENT_TYPE_TASK_REVIEWED\x10\x05\x12\x19\n\x15\x45VENT_TYPE_TASK_STALE\x10\x06\x12\x1e\n\x1a\x45VENT_TYPE_TASK_REASSIGNED\x10\x07\x12\x1a\n\x16\x45VENT_TYPE_TASK_FAILED\x10\x08\x32\xb5\x01\n\x0c\x45ventService\x12I\n\nListEvents\x12\x1c.quadro.v1.ListEventsRequest\x1a\x1d.quadro.v1.ListEventsResponse\x12Z\n\x0fSubscribeEvents\x12!.quadro.v1.SubscribeEventsRequest\x1a\".quadro.v1.SubscribeEventsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15quadro/v1/event.proto\x12\tquadro.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\x03\n\x05\x45vent\x12\x1a\n\x08sequence\x18\x01 \x01(\x03R\x08sequence\x12\x14\n\x05\x62oard\x18\x02 \x01(\tR\x05\x62oard\x12\x12\n\x04task\x18\x03 \x01(\tR\x04task\x12\x1b\n\ttask_type\x18\x04 \x01(\tR\x08taskType\x12(\n\x04type\x18\x05 \x01(\x0e\x32\x14.quadro.v1.EventTypeR\x04type\x12\x14\n\x05\x61gent\x18\x06 \x01(\tR\x05\x61gent\x12\x1f\n\x0b\x66rom_status\x18\x07 \x01(\tR\nfromStatus\x12\x1b\n\tto_status\x18\x08 \x01(\tR\x08toStatus\x12\x31\n\x07payload\x18\t \x01(\x0b\x32\x17.google.protobuf.StructR\x07payload\x12\x1d\n\nrequest_id\x18\n \x01(\tR\trequestId\x12\x1c\n\tprincipal\x18\x0b \x01(\tR\tprincipal\x12;\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12\x18\n\x07\x61ttempt\x18\r \x01(\x03R\x07\x61ttempt\x12\x14\n\x05scope\x18\x0e \x01(\tR\x05scope\x12\x12\n\x04\x65tag\x18\x0f \x01(\tR\x04\x65tag\"\xa9\x01\n\x0b\x45ventFilter\x12\x12\n\x04task\x18\x01 \x01(\tR\x04task\x12\x14\n\x05\x61gent\x18\x02 \x01(\tR\x05\x61gent\x12\x35\n\x0b\x65vent_types\x18\x03 \x03(\x0e\x32\x14.quadro.v1.EventTypeR\neventTypes\x12\x1d\n\ntask_types\x18\x04 \x03(\tR\ttaskTypes\x12\x1a\n\x08statuses\x18\x05 \x03(\tR\x08statuses\"\xee\x02\n\x16SubscribeEventsRequest\x12\x16\n\x06\x62oards\x18\x01 \x03(\tR\x06\x62oards\x12^\n\x0f\x61\x66ter_sequences\x18\x02 \x03(\x0b\x32\x35.quadro.v1.SubscribeEventsRequest.AfterSequencesEntryR\x0e\x61\x66terSequences\x12.\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x16.quadro.v1.EventFilterR\x06\x66ilter\x12-\n\x12include_heartbeats\x18\x04 \x01(\x08R\x11includeHeartbeats\x12:\n\x19progress_interval_seconds\x18\x05 \x01(\x05R\x17progressIntervalSeconds\x1a\x41\n\x13\x41\x66terSequencesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x03R\x05value:\x02\x38\x01\"\xd2\x01\n\x17SubscribeEventsResponse\x12(\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x10.quadro.v1.EventR\x06\x65vents\x12O\n\tpositions\x18\x02 \x03(\x0b\x32\x31.quadro.v1.SubscribeEventsResponse.PositionsEntryR\tpositions\x1a<\n\x0ePositionsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x03R\x05value:\x02\x38\x01\"\xbe\x01\n\x11ListEventsRequest\x12\x16\n\x06parent\x18\x01 \x01(\tR\x06parent\x12%\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03R\rafterSequence\x12.\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x16.quadro.v1.EventFilterR\x06\x66ilter\x12\x1b\n\tpage_size\x18\x04 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x05 \x01(\tR\tpageToken\"\x8b\x01\n\x12ListEventsResponse\x12(\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x10.quadro.v1.EventR\x06\x65vents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12#\n\rhead_sequence\x18\x03 \x01(\x03R\x0cheadSequence*\x94\x02\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x45VENT_TYPE_TASK_POSTED\x10\x01\x12\x1c\n\x18\x45VENT_TYPE_TASK_ASSIGNED\x10\x02\x12\x1d\n\x19\x45VENT_TYPE_TASK_HEARTBEAT\x10\x03\x12\x1d\n\x19\x45VENT_TYPE_TASK_COMPLETED\x10\x04\x12\x1c\n\x18\x45VENT_TYPE_TASK_REVIEWED\x10\x05\x12\x19\n\x15\x45VENT_TYPE_TASK_STALE\x10\x06\x12\x1e\n\x1a\x45VENT_TYPE_TASK_REASSIGNED\x10\x07\x12\x1a\n\x16\x45VENT_TYPE_TASK_FAILED\x10\x08\x32\xb5\x01\n\x0c\x45ventService\x12I\n\nListEvents\x12\x1c.quadro.v1.ListEventsRequest\x1a\x1d.quadro.v1.ListEventsResponse\x12Z\n\x0fSubscribeEvents\x12!.quadro.v1.SubscribeEventsRequest\x1a\".quadro.v1.SubscribeEventsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,24 +37,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBSCRIBEEVENTSREQUEST_AFTERSEQUENCESENTRY']._serialized_options = b'8\001'
   _globals['_SUBSCRIBEEVENTSRESPONSE_POSITIONSENTRY']._loaded_options = None
   _globals['_SUBSCRIBEEVENTSRESPONSE_POSITIONSENTRY']._serialized_options = b'8\001'
-  _globals['_EVENTTYPE']._serialized_start=1645
-  _globals['_EVENTTYPE']._serialized_end=1921
+  _globals['_EVENTTYPE']._serialized_start=1665
+  _globals['_EVENTTYPE']._serialized_end=1941
   _globals['_EVENT']._serialized_start=100
-  _globals['_EVENT']._serialized_end=553
-  _globals['_EVENTFILTER']._serialized_start=556
-  _globals['_EVENTFILTER']._serialized_end=725
-  _globals['_SUBSCRIBEEVENTSREQUEST']._serialized_start=728
-  _globals['_SUBSCRIBEEVENTSREQUEST']._serialized_end=1094
-  _globals['_SUBSCRIBEEVENTSREQUEST_AFTERSEQUENCESENTRY']._serialized_start=1029
-  _globals['_SUBSCRIBEEVENTSREQUEST_AFTERSEQUENCESENTRY']._serialized_end=1094
-  _globals['_SUBSCRIBEEVENTSRESPONSE']._serialized_start=1097
-  _globals['_SUBSCRIBEEVENTSRESPONSE']._serialized_end=1307
-  _globals['_SUBSCRIBEEVENTSRESPONSE_POSITIONSENTRY']._serialized_start=1247
-  _globals['_SUBSCRIBEEVENTSRESPONSE_POSITIONSENTRY']._serialized_end=1307
-  _globals['_LISTEVENTSREQUEST']._serialized_start=1310
-  _globals['_LISTEVENTSREQUEST']._serialized_end=1500
-  _globals['_LISTEVENTSRESPONSE']._serialized_start=1503
-  _globals['_LISTEVENTSRESPONSE']._serialized_end=1642
-  _globals['_EVENTSERVICE']._serialized_start=1924
-  _globals['_EVENTSERVICE']._serialized_end=2105
+  _globals['_EVENT']._serialized_end=573
+  _globals['_EVENTFILTER']._serialized_start=576
+  _globals['_EVENTFILTER']._serialized_end=745
+  _globals['_SUBSCRIBEEVENTSREQUEST']._serialized_start=748
+  _globals['_SUBSCRIBEEVENTSREQUEST']._serialized_end=1114
+  _globals['_SUBSCRIBEEVENTSREQUEST_AFTERSEQUENCESENTRY']._serialized_start=1049
+  _globals['_SUBSCRIBEEVENTSREQUEST_AFTERSEQUENCESENTRY']._serialized_end=1114
+  _globals['_SUBSCRIBEEVENTSRESPONSE']._serialized_start=1117
+  _globals['_SUBSCRIBEEVENTSRESPONSE']._serialized_end=1327
+  _globals['_SUBSCRIBEEVENTSRESPONSE_POSITIONSENTRY']._serialized_start=1267
+  _globals['_SUBSCRIBEEVENTSRESPONSE_POSITIONSENTRY']._serialized_end=1327
+  _globals['_LISTEVENTSREQUEST']._serialized_start=1330
+  _globals['_LISTEVENTSREQUEST']._serialized_end=1520
+  _globals['_LISTEVENTSRESPONSE']._serialized_start=1523
+  _globals['_LISTEVENTSRESPONSE']._serialized_end=1662
+  _globals['_EVENTSERVICE']._serialized_start=1944
+  _globals['_EVENTSERVICE']._serialized_end=2125
 # @@protoc_insertion_point(module_scope)

@@ -93,6 +93,7 @@ class Event(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     ATTEMPT_FIELD_NUMBER: _builtins.int
     SCOPE_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """Position in the board's log, starting at 1, gapless."""
     board: _builtins.str
@@ -119,9 +120,17 @@ class Event(_message.Message):
     """The task's attempt after the move; see Task.attempt."""
     scope: _builtins.str
     """Tenant of the task."""
+    etag: _builtins.str
+    """The task's etag after the move, as `Task.etag` (a heartbeat leaves it as it was): a
+    move that quotes it applies only if nothing has changed the task since, so that a
+    follower of the log can act on a task without reading it. Empty on events recorded
+    before etags were.
+    """
     @_builtins.property
     def payload(self) -> _struct_pb2.Struct:
-        """Details: `profile` always; `note` when the move appended one."""
+        """Details: `profile` always; `priority` on `task_posted`; `note` when the move
+        appended one.
+        """
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
@@ -144,10 +153,11 @@ class Event(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         attempt: _builtins.int = ...,
         scope: _builtins.str = ...,
+        etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "payload", b"payload"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent", b"agent", "attempt", b"attempt", "board", b"board", "create_time", b"create_time", "from_status", b"from_status", "payload", b"payload", "principal", b"principal", "request_id", b"request_id", "scope", b"scope", "sequence", b"sequence", "task", b"task", "task_type", b"task_type", "to_status", b"to_status", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent", b"agent", "attempt", b"attempt", "board", b"board", "create_time", b"create_time", "etag", b"etag", "from_status", b"from_status", "payload", b"payload", "principal", b"principal", "request_id", b"request_id", "scope", b"scope", "sequence", b"sequence", "task", b"task", "task_type", b"task_type", "to_status", b"to_status", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -122,6 +122,7 @@ def event(record: EventRecord) -> event_pb2.Event:
         create_time=timestamp(record.create_time),
         attempt=record.attempt,
         scope=record.scope,
+        etag=record.etag,
     )
 
 

@@ -711,7 +711,10 @@ def _event(
     *,
     note: str = "",
 ) -> EventRecord:
-    payload = {"profile": task.profile}
+    payload: dict[str, str | int] = {"profile": task.profile}
+    if event_type is EventType.TASK_POSTED:
+        # What a follower needs to order the backlog without reading the task.
+        payload["priority"] = task.priority
     if note:
         payload["note"] = note
     return EventRecord(
@@ -729,4 +732,5 @@ def _event(
         create_time=at,
         attempt=task.attempt,
         scope=task.scope,
+        etag=task.etag,
     )

@@ -147,12 +147,15 @@ class EventRecord:
     agent: str
     from_status: str
     to_status: str
-    payload: Mapping[str, str]
+    payload: Mapping[str, str | int]
     request_id: str
     principal: str
     create_time: int
     attempt: int
     scope: str
+    # The task's etag after the event (a heartbeat leaves it as it was); empty for
+    # events recorded before etags were.
+    etag: str = ""
 
 
 @dataclass(frozen=True, slots=True)

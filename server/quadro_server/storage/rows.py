@@ -61,6 +61,7 @@ EVENT_COLUMNS = (
     "create_time",
     "attempt",
     "scope",
+    "etag",
 )
 AGENT_COLUMNS = (
     "board_id",
