@@ -169,8 +169,9 @@ class ChiefAgent:
         scope. Such a view holds what events say of a task (status, assignee, attempt,
         etag, lifecycle, priority, type, times), not its labels, notes or output: by
         default it is kept for the built-in policy, which needs no more, and not for a
-        policy of one's own. `view_max_age`: how long, in seconds, a view serves before a
-        cycle reads the scope again (agents join, leave and go quiet without an event)."""
+        policy of one's own. `view_max_age`: after how many seconds a view is read again,
+        in the background while it serves (agents join, leave and go quiet without an
+        event)."""
         if not boards:
             raise ValueError("a Chief needs at least one board")
         self.client = client
@@ -191,6 +192,8 @@ class ChiefAgent:
         self._live = LiveView(view_max_age)
         # Boards whose last read was cut at the waiting limit: no view to keep there.
         self._cut: set[str] = set()
+        # Per board, the read that refreshes its view in the background, if one is out.
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
         # Boards as first read: their lifecycles never change, so cycles need not re-read.
         self._board_specs: dict[str, board_pb2.Board] = {}
         # Agents' capacity as the last cycle saw it, while work waited undispatched.
@@ -249,6 +252,8 @@ class ChiefAgent:
                 await self._cycles()
             finally:
                 watch.cancel()
+                for refreshing in self._refreshing.values():
+                    refreshing.cancel()
                 if self._sending is not None:
                     await self._sending
         finally:
@@ -378,14 +383,32 @@ class ChiefAgent:
 
     async def _read(self, board: str, fresh: bool = True) -> BoardView:
         """The board's view for a cycle: the live view's unless `fresh` (or it cannot be
-        trusted), else a read, which starts the live view over."""
+        trusted), else a read, which starts the live view over. A view that has served
+        `view_max_age` is read again in the background, while it goes on serving: the
+        read never sits between a task's posting and its assignment."""
         keep = self.live_view and self._following.is_set() and not self._stopping.is_set()
+        refreshing = self._refreshing.pop(board, None)
         if keep and not fresh:
             assert self._subscription is not None
             position = self._subscription.positions.get(names.board(board), 0)
             kept = self._live.snapshot(board, position, self.read_in_progress)
             if kept is not None:
+                if refreshing is None and self._live.due(board):
+                    refreshing = asyncio.create_task(self._refresh(board))
+                if refreshing is not None and not refreshing.done():
+                    self._refreshing[board] = refreshing
                 return kept
+        if refreshing is not None:
+            refreshing.cancel()  # this read supersedes it
+        return await self._read_board(board, keep)
+
+    async def _refresh(self, board: str) -> None:
+        try:
+            await self._read_board(board, keep=True)
+        except errors.QuadroError as exc:
+            log.info("chief %s: could not read %s again: %s", self.name, board, exc)
+
+    async def _read_board(self, board: str, keep: bool) -> BoardView:
         # A view is kept from a read of the whole scope, the tasks in progress included
         # (they say how busy each agent is); not while reads are cut at the limit.
         whole = keep and board not in self._cut

@@ -10,13 +10,15 @@ after it, and the answers of its own moves as soon as they come back.
 
 The view serves only while it can be trusted; otherwise the next cycle reads again:
 
-- it is younger than `max_age` (agents join, leave and go quiet without an event);
 - the read that started it held the whole backlog (not cut at the waiting limit: the
   tasks behind the cut would never be seen);
 - the stream has delivered every event up to the board's head as it was after that read
   (events that the read already reflected may come after it, and replaying them takes
   the view back for a moment; once the stream is past that head it is current again);
 - nothing has shown it wrong since: a lost race or an error invalidates it.
+
+A view older than `max_age` is `due`: the Chief reads the board again in the background
+(agents join, leave and go quiet without an event) while the view goes on serving.
 
 Events that arrive while a read is out are kept, and applied again over the read when it
 comes back: the read may or may not reflect them, and applying an event the read
@@ -133,6 +135,11 @@ class LiveView:
         task.etag = event.etag
         task.update_time.CopyFrom(event.create_time)
 
+    def due(self, board_id: str) -> bool:
+        """Whether the board's view is older than `max_age`: time to read it again."""
+        board = self._boards.get(board_id)
+        return board is not None and time.monotonic() - board.read_at > self.max_age
+
     def snapshot(self, board_id: str, position: int, in_progress: bool) -> BoardView | None:
         """The board as the view has it, if it can be trusted with the stream at
         `position`; its tasks in progress only if `in_progress`, and its agents' counts
@@ -140,7 +147,7 @@ class LiveView:
         board = self._boards.get(board_id)
         if board is None:
             return None
-        if position < board.head or time.monotonic() - board.read_at > self.max_age:
+        if position < board.head:
             return None
         held = _held(board.tasks.values())
         agents = []

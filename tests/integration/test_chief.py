@@ -14,7 +14,7 @@ from typing import Any, cast
 import pytest
 
 import quadro
-from quadro.v1 import chief_pb2
+from quadro.v1 import chief_pb2, task_pb2
 from quadro_chiefs import (
     Action,
     ChiefAgent,
@@ -558,3 +558,32 @@ async def _assigned(client: quadro.AsyncClient, task: str, times: int) -> bool:
 async def _in_status(client: quadro.AsyncClient, tasks: list[str], status: str) -> bool:
     found = [(await client.get_task(t)).task.status for t in tasks]
     return found == [status] * len(tasks)
+
+
+async def test_an_old_view_is_read_again_in_the_background(
+    aclient: quadro.AsyncClient, board: str
+) -> None:
+    """What no event says (an agent registering again with more room) reaches the view
+    through a read that an event cycle starts in the background once the view is old:
+    that cycle decides on the view it has, the next one on the new read."""
+    await aclient.register_agent(board, "w", concurrency=1)
+    counted = CountedReads(aclient)
+    chief = ChiefAgent(cast(quadro.AsyncClient, counted), "live", [board], view_max_age=0.2)
+    async with Background(chief):
+        await until(lambda: _cycled(chief), "the seed cycle")
+        await aclient.register_agent(board, "w", concurrency=4)
+        await asyncio.sleep(0.3)
+        reads = counted.reads
+        posted = await aclient.post_tasks(board, [quadro.NewTask("quick_x", "a")] * 2)
+        two = [cast(task_pb2.PostTaskResponse, p).task.name for p in posted]
+        await until(lambda: _read_since(counted, reads), "the read in the background")
+        await asyncio.sleep(0.3)
+        found = collections.Counter([(await aclient.get_task(t)).task.status for t in two])
+        assert found == {"IN_PROGRESS": 1, "UNASSIGNED": 1}, "decided on the view it had"
+        third = (await aclient.post_task(board, "quick_x", "c")).task.name
+        await until(lambda: _in_status(aclient, [*two, third], "IN_PROGRESS"), "the new room used")
+    assert all(r.lost_races == 0 and r.errors == 0 for r in chief.cycles)
+
+
+async def _read_since(counted: CountedReads, reads: int) -> bool:
+    return counted.reads > reads
