@@ -70,6 +70,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         f"order (0: all; default {WAITING_LIMIT})",
     )
     chief.add_argument(
+        "--live-view",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="decide event cycles on the view kept from events between reads (default: "
+        "with the built-in policy only; see docs/runtime.md)",
+    )
+    chief.add_argument(
+        "--view-max-age",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="read a live view again, in the background, after this long (default 1)",
+    )
+    chief.add_argument(
         "--name", default=os.environ.get("QUADRO_CHIEF", "chief"), help="env QUADRO_CHIEF"
     )
 
@@ -127,6 +141,8 @@ async def _chief(args: argparse.Namespace) -> int:
             cadence=cadence,
             policy=policy,
             waiting_limit=args.waiting_limit,
+            live_view=args.live_view,
+            view_max_age=args.view_max_age,
         )
         scope = ", ".join(args.task_type) or "all task types"
         await run_until_signalled(

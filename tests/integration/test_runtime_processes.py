@@ -76,8 +76,9 @@ class Runtime:
         self.folder = folder
         self.processes: list[QuadroProcess] = []
 
-    def chief(self, name: str, *task_types: str) -> QuadroProcess:
-        args = ["chief", "--server", self.server.address, "--board", self.board, "--name", name]
+    def chief(self, name: str, *task_types: str, extra: tuple[str, ...] = ()) -> QuadroProcess:
+        args = ["chief", "--server", self.server.address, "--board", self.board, "--name", name,
+                *extra]  # fmt: skip
         for pattern in task_types:
             args += ["--task-type", pattern]
         return self._start(QuadroProcess(*args, cwd=self.folder), f"quadro chief: {name}")
@@ -132,8 +133,9 @@ def assert_follows_lifecycle(client: quadro.Client, task: task_pb2.Task) -> None
 
 
 def test_scoped_chiefs_and_workers_finish_a_mixed_load(runtime: Runtime) -> None:
-    runtime.chief("intake", "quick_*")
-    runtime.chief("assessment", "assess_*")
+    # One decides on its view kept from events, read again often; one reads every cycle.
+    runtime.chief("intake", "quick_*", extra=("--view-max-age", "0.2"))
+    runtime.chief("assessment", "assess_*", extra=("--no-live-view",))
     for agent in ("w1", "w2"):
         runtime.worker(agent, "--capability", "quick_*", "--capability", "assess_*",
                        "--concurrency", "3")  # fmt: skip
