@@ -8,7 +8,10 @@ of its own actions.
 
 With the built-in policy, a cycle woken by an event decides on the view the Chief keeps
 from the events it follows (quadro_chiefs/live.py) rather than on a new read of the
-scope, as long as that view can be trusted; the other cycles read.
+scope, as long as that view can be trusted; the other cycles read. Such a cycle, when
+its actions are lone moves, is done deciding once they are out: the view takes them in
+as done and the next cycle may decide before their answers come back (at most two
+cycles' moves out; cycles recorded in the order they decided).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import quadro
@@ -125,6 +128,20 @@ class _Recorded:
     sent: asyncio.Future[None]
 
 
+@dataclass
+class _Cycle:
+    """One cycle between its decision and its record."""
+
+    trigger: str
+    start: float  # seconds since the epoch
+    clock: float  # monotonic
+    counts: dict[str, list[int]]  # per board: applied, lost races, errors
+    snapshot: Snapshot = field(default_factory=Snapshot)
+    actions: list[Action] = field(default_factory=list)
+    # Every board's view was the live view's, not a read.
+    from_view: bool = False
+
+
 class ChiefAgent:
     """A Chief over `boards`, for the task types matching `task_types` (all if empty).
 
@@ -194,6 +211,8 @@ class ChiefAgent:
         self._cut: set[str] = set()
         # Per board, the read that refreshes its view in the background, if one is out.
         self._refreshing: dict[str, asyncio.Task[None]] = {}
+        # Cycles whose moves are out while later ones decide, oldest first.
+        self._moves_out: list[asyncio.Task[None]] = []
         # Boards as first read: their lifecycles never change, so cycles need not re-read.
         self._board_specs: dict[str, board_pb2.Board] = {}
         # Agents' capacity as the last cycle saw it, while work waited undispatched.
@@ -254,6 +273,7 @@ class ChiefAgent:
                 watch.cancel()
                 for refreshing in self._refreshing.values():
                     refreshing.cancel()
+                await self._settle()
                 if self._sending is not None:
                     await self._sending
         finally:
@@ -309,8 +329,24 @@ class ChiefAgent:
             triggers, self._triggers = self._triggers, set()
             trigger = next(t for t in _TRIGGER_ORDER if t in triggers)
             last_start = time.time()
+            # At most two cycles' moves out: the oldest must come back first.
+            while len(self._moves_out) >= 2:
+                await asyncio.wait([self._moves_out[0]])
+            cycle = await self._think(trigger)
+            if self.live_view and self._overlaps(cycle):
+                # Its moves go out; the view takes them in as done, and the next cycle
+                # may decide while they are out, without waiting for their answers.
+                for action in cycle.actions:
+                    if isinstance(action, (Assign, Transition)):
+                        self._live.expect(action)
+                after = self._moves_out[-1] if self._moves_out else None
+                acting = asyncio.create_task(self._act_and_close(cycle, after))
+                self._moves_out.append(acting)
+                continue
+            await self._settle()
+            await self._act(cycle)
             # The cycle's record goes to the boards while the next cycle runs.
-            await self.run_cycle(trigger, wait_for_record=False)
+            await self._close(cycle, wait_for_record=False)
 
     def _next_tick(self, now: float) -> float | None:
         if isinstance(self.cadence, (Periodic, Cron)):
@@ -323,30 +359,48 @@ class ChiefAgent:
         """Read, decide, act, record (here and on every board of the scope). Safe to call
         directly (tests, manual runs). Without `wait_for_record`, the record reaches the
         boards in the background, after the previous cycle's."""
-        start = time.time()
-        clock = time.monotonic()
+        cycle = await self._think(trigger)
+        await self._act(cycle)
+        return await self._close(cycle, wait_for_record)
+
+    async def _think(self, trigger: str) -> _Cycle:
+        """Read (or take the live view) and decide."""
+        cycle = _Cycle(trigger, time.time(), time.monotonic(), {b: [0, 0, 0] for b in self.boards})
         self._dirty = False
-        counts: dict[str, list[int]] = {b: [0, 0, 0] for b in self.boards}
-        snapshot, actions = Snapshot(), []
+        self.state = ChiefState.THINKING
+        self._report(chief_pb2.CHIEF_STATE_THINKING)
         try:
-            self.state = ChiefState.THINKING
-            self._report(chief_pb2.CHIEF_STATE_THINKING)
-            views = await asyncio.gather(*(self._read(b, trigger != EVENT) for b in self.boards))
-            snapshot = Snapshot(list(views))
-            decided = self.policy(snapshot)
+            read = await asyncio.gather(*(self._read(b, trigger != EVENT) for b in self.boards))
+            cycle.snapshot = Snapshot([view for view, _ in read])
+            cycle.from_view = all(kept for _, kept in read)
+            decided = self.policy(cycle.snapshot)
             if inspect.isawaitable(decided):
                 decided = await decided
-            actions = list(decided)
-            if actions:
-                self.state = ChiefState.ACTING
-                self._report(chief_pb2.CHIEF_STATE_ACTING)
-                await self._apply(actions, counts)
+            cycle.actions = list(decided)
         except errors.QuadroError as exc:
-            # The board is unreachable or refused the read: try again on the next wake.
-            log.warning("chief %s: cycle failed: %s", self.name, exc)
-            self._dirty = True
-            counts[self.boards[0]][2] += 1
-        finally:
+            self._failed(cycle, exc)
+        return cycle
+
+    async def _act(self, cycle: _Cycle) -> None:
+        if not cycle.actions:
+            return
+        self.state = ChiefState.ACTING
+        self._report(chief_pb2.CHIEF_STATE_ACTING)
+        try:
+            await self._apply(cycle.actions, cycle.counts)
+        except errors.QuadroError as exc:
+            self._failed(cycle, exc)
+
+    def _failed(self, cycle: _Cycle, exc: errors.QuadroError) -> None:
+        # The board is unreachable or refused the read: try again on the next wake.
+        log.warning("chief %s: cycle failed: %s", self.name, exc)
+        self._dirty = True
+        cycle.counts[self.boards[0]][2] += 1
+
+    async def _close(self, cycle: _Cycle, wait_for_record: bool) -> CycleRecord:
+        """Count and record the cycle, once its actions have come back."""
+        counts, snapshot = cycle.counts, cycle.snapshot
+        if not self._moves_out:
             self.state = ChiefState.SLEEPING
         if any(c[1] or c[2] for c in counts.values()):
             # Others moved what the view held, or something failed: read next time.
@@ -354,21 +408,24 @@ class ChiefAgent:
         self.cycle_count += 1
         record = CycleRecord(
             number=self.cycle_count,
-            trigger=trigger,
-            start=start,
-            duration=time.monotonic() - clock,
+            trigger=cycle.trigger,
+            start=cycle.start,
+            duration=time.monotonic() - cycle.clock,
             actions=sum(c[0] for c in counts.values()),
             lost_races=sum(c[1] for c in counts.values()),
             errors=sum(c[2] for c in counts.values()),
             in_flight=snapshot.in_flight,
             waiting=snapshot.waiting,
-            noop=trigger == EVENT and not actions,
+            noop=cycle.trigger == EVENT and not cycle.actions,
         )
         self.cycles.append(record)
         recorded = _Recorded(record, snapshot, counts, asyncio.get_running_loop().create_future())
         if self._outbox and isinstance(self._outbox[-1], int):
             self._outbox.pop()  # a state not yet reported: the record says SLEEPING
         self._outbox.append(recorded)
+        if self._moves_out:
+            # The record puts the Chief to sleep on the boards; a later cycle still acts.
+            self._outbox.append(chief_pb2.CHIEF_STATE_ACTING)
         self._send_soon()
         if wait_for_record:
             await recorded.sent
@@ -381,11 +438,39 @@ class ChiefAgent:
             self.wake(EVENT)
         return record
 
-    async def _read(self, board: str, fresh: bool = True) -> BoardView:
+    def _overlaps(self, cycle: _Cycle) -> bool:
+        """Whether the cycle's moves may be out while the next cycle decides: it decided
+        on the live view, and its actions are lone moves of distinct tasks, which the
+        view can take in as done until their answers say otherwise."""
+        moves = [a for a in cycle.actions if isinstance(a, (Assign, Transition))]
+        return (
+            cycle.from_view
+            and bool(moves)
+            and len(moves) == len(cycle.actions)
+            and len({m.task for m in moves}) == len(moves)
+        )
+
+    async def _act_and_close(self, cycle: _Cycle, after: asyncio.Task[None] | None) -> None:
+        try:
+            await self._act(cycle)
+        finally:
+            self._live.settle(cycle.actions)
+            if after is not None:
+                await asyncio.wait([after])  # records in the order the cycles decided
+            self._moves_out.remove(asyncio.current_task())  # type: ignore[arg-type]
+            await self._close(cycle, wait_for_record=False)
+
+    async def _settle(self) -> None:
+        """Wait for every cycle's moves still out (a read must see them)."""
+        while self._moves_out:
+            await asyncio.wait(list(self._moves_out))
+
+    async def _read(self, board: str, fresh: bool = True) -> tuple[BoardView, bool]:
         """The board's view for a cycle: the live view's unless `fresh` (or it cannot be
-        trusted), else a read, which starts the live view over. A view that has served
-        `view_max_age` is read again in the background, while it goes on serving: the
-        read never sits between a task's posting and its assignment."""
+        trusted), else a read, which starts the live view over; and whether it was the
+        live view's. A view that has served `view_max_age` is read again in the
+        background, while it goes on serving: the read never sits between a task's
+        posting and its assignment."""
         keep = self.live_view and self._following.is_set() and not self._stopping.is_set()
         refreshing = self._refreshing.pop(board, None)
         if keep and not fresh:
@@ -397,18 +482,21 @@ class ChiefAgent:
                     refreshing = asyncio.create_task(self._refresh(board))
                 if refreshing is not None and not refreshing.done():
                     self._refreshing[board] = refreshing
-                return kept
+                return kept, True
         if refreshing is not None:
             refreshing.cancel()  # this read supersedes it
-        return await self._read_board(board, keep)
+        return await self._read_board(board, keep), False
 
     async def _refresh(self, board: str) -> None:
         try:
-            await self._read_board(board, keep=True)
+            # Moves may be out meanwhile: the view takes them in again over the read.
+            await self._read_board(board, keep=True, settle=False)
         except errors.QuadroError as exc:
             log.info("chief %s: could not read %s again: %s", self.name, board, exc)
 
-    async def _read_board(self, board: str, keep: bool) -> BoardView:
+    async def _read_board(self, board: str, keep: bool, settle: bool = True) -> BoardView:
+        if settle:
+            await self._settle()  # a cycle's read sees the moves of the cycles before it
         # A view is kept from a read of the whole scope, the tasks in progress included
         # (they say how busy each agent is); not while reads are cut at the limit.
         whole = keep and board not in self._cut

@@ -20,6 +20,9 @@ The view serves only while it can be trusted; otherwise the next cycle reads aga
 A view older than `max_age` is `due`: the Chief reads the board again in the background
 (agents join, leave and go quiet without an event) while the view goes on serving.
 
+The Chief's own moves are taken in as done as soon as they go out (`expect`), so that
+the next cycle can decide while they are out; their answers then set what they did.
+
 Events that arrive while a read is out are kept, and applied again over the read when it
 comes back: the read may or may not reflect them, and applying an event the read
 already holds is harmless once the later ones follow.
@@ -39,6 +42,7 @@ from dataclasses import dataclass, field
 
 from quadro import names
 from quadro.v1 import agent_pb2, board_pb2, event_pb2, task_pb2
+from quadro_chiefs.actions import Assign, Transition
 from quadro_chiefs.policies import dispatch_order
 from quadro_chiefs.snapshot import FOR_AN_AGENT, IN_PROGRESS, UNASSIGNED, BoardView
 
@@ -68,6 +72,8 @@ class LiveView:
         self._boards: dict[str, _Board] = {}
         # Per board being read, the events that arrived since the read went out.
         self._during_read: dict[str, list[event_pb2.Event]] = {}
+        # One's own moves out, by task, until their cycle has their answers.
+        self._out: dict[str, Assign | Transition] = {}
 
     def reading(self, board_id: str) -> None:
         """A read of the board goes out: keep the events that arrive until `reset`."""
@@ -95,11 +101,14 @@ class LiveView:
         )
         for event in arrived:
             self.apply(event)
+        for move in [m for m in self._out.values() if names.board_id(m.task) == board_id]:
+            self._take_in(move)  # still out: the read may not show it
 
     def invalidate(self) -> None:
         """Something showed the view wrong: every board is read again."""
         self._boards.clear()
         self._during_read.clear()
+        self._out.clear()
 
     def apply(self, event: event_pb2.Event) -> None:
         """Take one event in: from the stream, or from the answer of one's own move."""
@@ -134,6 +143,36 @@ class LiveView:
         task.attempt = event.attempt
         task.etag = event.etag
         task.update_time.CopyFrom(event.create_time)
+
+    def expect(self, move: Assign | Transition) -> None:
+        """Take in one of the Chief's own moves as done while it is out, so that the
+        next cycle can decide before it comes back: its answer (or echo) sets what it
+        did, and a move that failed invalidates the view."""
+        self._out[move.task] = move
+        self._take_in(move)
+
+    def settle(self, moves: Iterable[object]) -> None:
+        """These moves came back (their answers are in, or the view was invalidated)."""
+        for move in moves:
+            if isinstance(move, (Assign, Transition)):
+                self._out.pop(move.task, None)
+
+    def _take_in(self, move: Assign | Transition) -> None:
+        board = self._boards.get(names.board_id(move.task))
+        task = board.tasks.get(move.task) if board is not None else None
+        if board is None or task is None:
+            return
+        if isinstance(move, Assign):
+            task.status, task.assigned_to = IN_PROGRESS, move.agent
+            return
+        profile = board.board.profiles.get(task.profile)
+        if profile is not None and move.to_status in profile.terminal_statuses:
+            del board.tasks[move.task]
+            board.applied.pop(move.task, None)
+            return
+        task.status = move.to_status
+        if move.to_status == UNASSIGNED:
+            task.assigned_to = ""
 
     def due(self, board_id: str) -> bool:
         """Whether the board's view is older than `max_age`: time to read it again."""

@@ -10,7 +10,7 @@ from google.protobuf import struct_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from quadro.v1 import agent_pb2, board_pb2, event_pb2, task_pb2
-from quadro_chiefs import BoardView, Snapshot, default_policy
+from quadro_chiefs import Assign, BoardView, Snapshot, Transition, default_policy
 from quadro_chiefs.live import LiveView
 
 FAST = [("UNASSIGNED", "IN_PROGRESS"), ("IN_PROGRESS", "COMPLETE"), ("IN_PROGRESS", "UNASSIGNED")]
@@ -199,3 +199,31 @@ def test_an_old_view_goes_on_serving_and_is_due_for_a_read() -> None:
     live.reset(BoardView(board(), [task("a")], [agent("w")]), head=10)
     assert not live.due("b"), "a read starts it over"
     assert not LiveView(max_age=0.05).due("b"), "nothing to read again before a first read"
+
+
+def test_a_move_out_counts_as_done_until_its_answer_and_survives_a_read() -> None:
+    """One's own assignment is taken in as it goes out (the next cycle must not hand the
+    task out again, nor count the agent's slot as free), over a read that came back
+    before it, until its cycle has its answer."""
+    live = started(task("a"), task("b"), agents=(agent("w", concurrency=2),))
+    move = Assign("boards/b/tasks/a", "w")
+    live.expect(move)
+    view = served(live, 10)
+    assert held(view)["a"] == ("IN_PROGRESS", "1")
+    assert view.agents[0].active_tasks == 1
+    # A read that does not show it yet: the move is still out.
+    live.reset(BoardView(board(), [task("a"), task("b")], [agent("w", concurrency=2)]), 10)
+    assert held(served(live, 10))["a"][0] == "IN_PROGRESS"
+    # Its cycle has the answer: the next read is the truth again.
+    live.apply(event(11, "a", T.EVENT_TYPE_TASK_ASSIGNED, "IN_PROGRESS", agent="w", etag="2"))
+    live.settle([move])
+    live.reset(BoardView(board(), [task("a"), task("b")], [agent("w", concurrency=2)]), 10)
+    assert held(served(live, 10))["a"] == ("UNASSIGNED", "1")
+
+
+def test_a_move_out_to_a_terminal_status_leaves_the_view() -> None:
+    live = started(task("a", "IN_PROGRESS", assigned_to="w"), agents=(agent("w", active=1),))
+    live.expect(Transition("boards/b/tasks/a", "COMPLETE", "IN_PROGRESS"))
+    view = served(live, 10)
+    assert held(view) == {}
+    assert view.agents[0].active_tasks == 0
