@@ -11,7 +11,9 @@ PostgreSQL server.
   Each worker runs up to 64 no-op handlers at once (PgQueuer runs a dequeued batch's
   jobs concurrently too): a worker's concurrency is the credit it gives the board.
 - Quadro draining a backlog, as PgQueuer drains its queue: N tasks posted beforehand,
-  then the same Chief and Workers dispatch and finish them all; on PostgreSQL.
+  then the same Chief and Workers dispatch and finish them all; on PostgreSQL, with the
+  workers at concurrency 64 and again at 256 (a larger credit, as PgQueuer's larger
+  batch).
 
 For each: items per second, write transactions per item (PostgreSQL transaction ids
 assigned during the run: read-only transactions take none), and CPU per item (every
@@ -34,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -207,16 +209,19 @@ def run_quadro(store: str, label: str, seconds: float, on_postgres: bool) -> Run
     )
 
 
-def run_quadro_drain(store: str, label: str, tasks: int, on_postgres: bool) -> Run:
+def run_quadro_drain(
+    store: str, label: str, tasks: int, on_postgres: bool, concurrency: int = WORKER_CONCURRENCY
+) -> Run:
     """Like PgQueuer's drain: `tasks` posted beforehand (in batch calls), then the Chief
-    and Workers started; measured from the first assignment to the last completion, by
-    the server's clock in the event log."""
+    and Workers (at `concurrency`, the credit each gives the board) started; measured
+    from the first assignment to the last completion, by the server's clock in the
+    event log."""
     with tempfile.TemporaryDirectory(prefix="quadro-bench-") as folder:
         server = ServerProcess(store, log_dir=Path(folder)).start()
         try:
             asyncio.run(post_backlog(server.address, tasks))
             xids, pg = assigned_xids(), postgres_cpu()
-            processes = start_runtime(server, WORKER_CONCURRENCY)
+            processes = start_runtime(server, concurrency)
             try:
                 cpu = ProcessCpu(
                     {"all": [server.process.pid, *(p.process.pid for p in processes)]}  # type: ignore[union-attr]
@@ -305,6 +310,15 @@ def report(runs: Sequence[Run], seconds: float) -> str:
     return "\n".join(lines)
 
 
+def on_new_database(run: Callable[[str], Run]) -> Run:
+    """`run` on a PostgreSQL database of its own, dropped afterwards."""
+    name = create_database()
+    try:
+        return run(database_url(name))
+    finally:
+        drop_database(name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=15.0)
@@ -319,21 +333,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"PgQueuer, batch {batch}...", file=sys.stderr, flush=True)
         runs.append(asyncio.run(run_pgqueuer(jobs, batch)))
     print("Quadro on PostgreSQL...", file=sys.stderr, flush=True)
-    name = create_database()
-    try:
-        runs.append(run_quadro(database_url(name), "Quadro full cycle, PostgreSQL", seconds, True))
-    finally:
-        drop_database(name)
+    runs.append(
+        on_new_database(lambda url: run_quadro(url, "Quadro full cycle, PostgreSQL", seconds, True))
+    )
     print("Quadro draining a backlog on PostgreSQL...", file=sys.stderr, flush=True)
-    name = create_database()
-    try:
-        runs.append(
-            run_quadro_drain(
-                database_url(name), "Quadro draining a backlog, PostgreSQL", jobs, True
+    label = "Quadro draining a backlog, PostgreSQL"
+    runs.append(on_new_database(lambda url: run_quadro_drain(url, label, jobs, True)))
+    # A larger credit, as PgQueuer's larger batch: how much the drain owes to it.
+    credit = 4 * WORKER_CONCURRENCY
+    runs.append(
+        on_new_database(
+            lambda url: run_quadro_drain(
+                url, f"{label}, workers at concurrency {credit}", jobs, True, credit
             )
         )
-    finally:
-        drop_database(name)
+    )
     print("Quadro on SQLite...", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="quadro-bench-") as folder:
         store = str(Path(folder) / "quadro.db")
