@@ -392,7 +392,7 @@ class ChiefAgent:
             self._failed(cycle, exc)
 
     def _failed(self, cycle: _Cycle, exc: errors.QuadroError) -> None:
-        # The board is unreachable or refused the read: try again on the next wake.
+        # The board is unreachable or refused the call: try again on the next wake.
         log.warning("chief %s: cycle failed: %s", self.name, exc)
         self._dirty = True
         cycle.counts[self.boards[0]][2] += 1

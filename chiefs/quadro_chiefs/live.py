@@ -68,6 +68,8 @@ class LiveView:
     """Every board of one Chief's scope, as the last read and the events since left it."""
 
     def __init__(self, max_age: float) -> None:
+        if not max_age > 0:
+            raise ValueError(f"a live view needs a positive max_age, not {max_age!r}")
         self.max_age = max_age
         self._boards: dict[str, _Board] = {}
         # Per board being read, the events that arrived since the read went out.
@@ -131,18 +133,11 @@ class LiveView:
             task = board.tasks[name] = _posted(event)
         elif event.sequence <= board.applied.get(name, 0):
             return  # already applied (the answer came before its echo)
-        profile = board.board.profiles.get(task.profile)
-        if profile is not None and event.to_status in profile.terminal_statuses:
-            del board.tasks[name]
-            board.applied.pop(name, None)
-            return
-        board.applied[name] = event.sequence
-        task.status = event.to_status
-        # A move to UNASSIGNED clears the assignee; its event names the one it had.
-        task.assigned_to = "" if event.to_status == UNASSIGNED else event.agent
-        task.attempt = event.attempt
-        task.etag = event.etag
-        task.update_time.CopyFrom(event.create_time)
+        if _moved(board, task, event.to_status, event.agent):
+            board.applied[name] = event.sequence
+            task.attempt = event.attempt
+            task.etag = event.etag
+            task.update_time.CopyFrom(event.create_time)
 
     def expect(self, move: Assign | Transition) -> None:
         """Take in one of the Chief's own moves as done while it is out, so that the
@@ -160,19 +155,11 @@ class LiveView:
     def _take_in(self, move: Assign | Transition) -> None:
         board = self._boards.get(names.board_id(move.task))
         task = board.tasks.get(move.task) if board is not None else None
-        if board is None or task is None:
-            return
-        if isinstance(move, Assign):
-            task.status, task.assigned_to = IN_PROGRESS, move.agent
-            return
-        profile = board.board.profiles.get(task.profile)
-        if profile is not None and move.to_status in profile.terminal_statuses:
-            del board.tasks[move.task]
-            board.applied.pop(move.task, None)
-            return
-        task.status = move.to_status
-        if move.to_status == UNASSIGNED:
-            task.assigned_to = ""
+        if board is not None and task is not None:
+            if isinstance(move, Assign):
+                _moved(board, task, IN_PROGRESS, move.agent)
+            else:
+                _moved(board, task, move.to_status, task.assigned_to)
 
     def due(self, board_id: str) -> bool:
         """Whether the board's view is older than `max_age`: time to read it again."""
@@ -204,6 +191,20 @@ class LiveView:
             if t.status not in FOR_AN_AGENT and (in_progress or t.status != IN_PROGRESS)
         ]
         return BoardView(board.board, [*others, *waiting], agents, False, in_progress)
+
+
+def _moved(board: _Board, task: task_pb2.Task, to_status: str, agent: str) -> bool:
+    """Move the view's task to `to_status` with `agent` its assignee (a move to
+    UNASSIGNED clears it); a task that reached a terminal status leaves the view. Whether
+    it is still in the view."""
+    profile = board.board.profiles.get(task.profile)
+    if profile is not None and to_status in profile.terminal_statuses:
+        del board.tasks[task.name]
+        board.applied.pop(task.name, None)
+        return False
+    task.status = to_status
+    task.assigned_to = "" if to_status == UNASSIGNED else agent
+    return True
 
 
 def _posted(event: event_pb2.Event) -> task_pb2.Task:

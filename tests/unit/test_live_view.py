@@ -227,3 +227,9 @@ def test_a_move_out_to_a_terminal_status_leaves_the_view() -> None:
     view = served(live, 10)
     assert held(view) == {}
     assert view.agents[0].active_tasks == 0
+
+
+@pytest.mark.parametrize("max_age", [0, -1, float("nan")])
+def test_a_view_needs_a_positive_max_age(max_age: float) -> None:
+    with pytest.raises(ValueError, match="max_age"):
+        LiveView(max_age)
