@@ -6,7 +6,7 @@ that filters the whole table (a task looked up by key through the status index, 
 PostgreSQL keeps it until the next ANALYZE, a minute or more later: the PostgreSQL
 store's connections never use a generic plan. And a Chief's read of the head of its
 backlog, in dispatch order, walks the index of waiting tasks instead of sorting every
-waiting task of the board, on both stores."""
+waiting task of the board, on both stores. A batch's updates find their rows by key."""
 
 from __future__ import annotations
 
@@ -132,3 +132,41 @@ async def test_the_head_of_the_backlog_is_read_from_the_index_of_waiting_tasks(
     done = TaskQuery("b", limit=10, statuses=("COMPLETE",), dispatch_order=True)
     assert "tasks_waiting" not in plan(target, *listing(done))
     assert [t.status for t in await store.list_tasks(done)] == ["COMPLETE"] * 10
+
+
+def scans(node: dict[str, Any]) -> list[tuple[str, str]]:
+    """(node type, relation) of every node of a PostgreSQL JSON plan that reads a table."""
+    found = [(node["Node Type"], node["Relation Name"])] if "Relation Name" in node else []
+    for child in node.get("Plans", []):
+        found += scans(child)
+    return found
+
+
+async def test_a_batch_updates_its_tasks_through_the_primary_key(
+    postgres_database: str,
+) -> None:
+    # The rows come as JSON, whose length PostgreSQL does not know: without their keys
+    # as arrays beside them it plans for a hundred, and scans the whole table for them.
+    target = postgres.new_schema_url(postgres_database)
+    store = PostgresStore(target)
+    await store.start()
+    try:
+        await store.execute(c.CreateBoard(board_id="b"))
+        task_ids = await post(store, 3000)
+    finally:
+        await store.close()
+    rows = [{"board_id": "b", "task_id": t, "status": "STALE", "version": 9} for t in task_ids[:2]]
+    sql, args = postgres_store.update_statement(
+        "tasks", ("board_id", "task_id"), ("status", "version"), rows
+    )
+    (shown,) = json.loads(plan(target, sql, list(args)))
+    read = scans(shown["Plan"])
+    assert ("Index Scan", "tasks") in read, read
+    assert ("Seq Scan", "tasks") not in read, read
+    # And the statement does what it says.
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute(sql, args)
+        changed = conn.execute(
+            "SELECT task_id, status, version FROM tasks WHERE status = 'STALE' ORDER BY task_id"
+        ).fetchall()
+    assert changed == sorted((t, "STALE", 9) for t in task_ids[:2])

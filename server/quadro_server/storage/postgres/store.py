@@ -745,20 +745,35 @@ async def _update_many(
     keys: tuple[str, ...],
     changes: list[tuple[dict[str, Any], tuple[str, ...]]],
 ) -> None:
-    """UPDATE only the changed columns, one statement per set of columns, the rows passed
-    as one JSON array like `_insert_many`'s."""
+    """UPDATE only the changed columns, one statement per set of columns."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row, changed in changes:
         if changed:
             groups.setdefault(changed, []).append(row)
     for changed, found in groups.items():
-        assignments = ", ".join(f"{c} = v.{c}" for c in changed)
-        where = " AND ".join(f"t.{k} = v.{k}" for k in keys)
-        await cur.execute(
-            f"UPDATE {table} AS t SET {assignments} "
-            f"FROM json_populate_recordset(NULL::{table}, %s::json) AS v WHERE {where}",
-            (_as_json(found, (*keys, *changed)),),
-        )
+        await cur.execute(*update_statement(table, keys, changed, found))
+
+
+def update_statement(
+    table: str, keys: tuple[str, ...], changed: tuple[str, ...], found: list[dict[str, Any]]
+) -> tuple[str, tuple[Any, ...]]:
+    """The UPDATE of the `changed` columns of the rows `found`, and its arguments: the
+    rows passed as one JSON array like `_insert_many`'s.
+
+    The rows are also named by their keys as arrays (`unnest`; the keys are text):
+    PostgreSQL takes a `json_populate_recordset` for a hundred rows whatever it holds,
+    and for a join with that many it scans the whole table rather than its primary
+    key, a cost that grows with the table; an array's length it knows."""
+    assignments = ", ".join(f"{c} = v.{c}" for c in changed)
+    names = ", ".join(f"t.{k}" for k in keys)
+    arrays = ", ".join(["%s::text[]"] * len(keys))
+    joined = " AND ".join(f"t.{k} = v.{k}" for k in keys)
+    sql = (
+        f"UPDATE {table} AS t SET {assignments} "
+        f"FROM json_populate_recordset(NULL::{table}, %s::json) AS v "
+        f"WHERE ({names}) IN (SELECT * FROM unnest({arrays})) AND {joined}"
+    )
+    return sql, (_as_json(found, (*keys, *changed)), *([r[k] for r in found] for k in keys))
 
 
 def task_listing(query: TaskQuery) -> tuple[str, list[Any]]:
