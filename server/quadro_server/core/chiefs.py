@@ -4,10 +4,9 @@ cycle is one small record, so the data store's rows serve every backend unchange
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 
-from quadro_server.core import names
+from quadro_server.core import jsontext, names
 
 CHIEF_PREFIX = "_chief/"
 CYCLE_PREFIX = "_cycle/"
@@ -16,8 +15,6 @@ CYCLES_KEPT = 10_000
 
 STATES = ("SLEEPING", "THINKING", "ACTING")
 TRIGGERS = ("SEED", "EVENT", "STALE", "SCHEDULE")
-
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +70,11 @@ def cycle_prefix(chief_id: str) -> str:
 def chief_json(chief: ChiefRecord) -> str:
     fields = asdict(chief)
     del fields["board_id"], fields["chief_id"]
-    return _encoder.encode(fields)
+    return jsontext.dumps(fields)
 
 
 def chief_from_json(board_id: str, chief_id: str, text: str) -> ChiefRecord:
-    fields = json.loads(text)
+    fields = jsontext.loads(text)
     fields["task_types"] = tuple(fields["task_types"])
     fields["boards"] = tuple(fields["boards"])
     return ChiefRecord(board_id=board_id, chief_id=chief_id, **fields)
@@ -86,9 +83,11 @@ def chief_from_json(board_id: str, chief_id: str, text: str) -> ChiefRecord:
 def cycle_json(cycle: CycleRecord) -> str:
     fields = asdict(cycle)
     del fields["board_id"], fields["chief_id"], fields["number"]
-    return _encoder.encode(fields)
+    return jsontext.dumps(fields)
 
 
 def cycle_from_json(board_id: str, key: str, text: str) -> CycleRecord:
     chief_id, number = key.removeprefix(CYCLE_PREFIX).rsplit("/", 1)
-    return CycleRecord(board_id=board_id, chief_id=chief_id, number=int(number), **json.loads(text))
+    return CycleRecord(
+        board_id=board_id, chief_id=chief_id, number=int(number), **jsontext.loads(text)
+    )

@@ -8,10 +8,9 @@ payloads) never use the key "$", so the two cannot be confused.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from quadro_server.core import fields
+from quadro_server.core import fields, jsontext
 
 _classes: dict[str, type[Any]] = {}
 _readers: dict[type[Any], fields.Reader] = {}
@@ -57,12 +56,9 @@ def decode(value: Any) -> Any:
     return value
 
 
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
 def dumps(value: Any) -> str:
-    return _encoder.encode(encode(value))
+    return jsontext.dumps(encode(value))
 
 
 def loads(text: str) -> Any:
-    return decode(json.loads(text))
+    return decode(jsontext.loads(text))

@@ -6,10 +6,10 @@ specs, capabilities) are JSON text.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from quadro_server.core import jsontext
 from quadro_server.core.records import (
     AgentRecord,
     BoardRecord,
@@ -82,13 +82,10 @@ _AGENT_LISTS = ("capabilities", "review_capabilities")
 BOARD_COLUMNS = ("board_id", "spec", "scope", "create_time", "head_sequence")
 
 
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
 def _json(value: Any) -> str:
     if not value:  # most notes, labels and payloads are empty: skip the encoder
         return "{}" if isinstance(value, dict) else "[]"
-    return _encoder.encode(value)
+    return jsontext.dumps(value)
 
 
 def board_to_row(board: BoardRecord) -> dict[str, Any]:
@@ -108,7 +105,7 @@ def board_to_row(board: BoardRecord) -> dict[str, Any]:
 
 
 def board_from_row(row: Row) -> BoardRecord:
-    spec = json.loads(row["spec"])
+    spec = jsontext.loads(row["spec"])
     return BoardRecord(
         board_id=row["board_id"],
         display_name=spec["display_name"],
@@ -161,8 +158,8 @@ def task_from_row(row: Row) -> TaskRecord:
         profile=row["profile"],
         assigned_to=row["assigned_to"],
         output=row["output"],
-        notes=tuple(json.loads(row["notes"])),
-        labels=json.loads(row["labels"]),
+        notes=tuple(jsontext.loads(row["notes"])),
+        labels=jsontext.loads(row["labels"]),
         context_snapshot_hash=row["context_snapshot_hash"],
         attempt=row["attempt"],
         version=row["version"],
@@ -187,7 +184,7 @@ def event_to_row(event: EventRecord) -> dict[str, Any]:
 
 def event_from_row(row: Row) -> EventRecord:
     fields = {c: row[c] for c in EVENT_COLUMNS if c != "payload"}
-    return EventRecord(payload=json.loads(row["payload"]), **fields)
+    return EventRecord(payload=jsontext.loads(row["payload"]), **fields)
 
 
 def agent_to_row(agent: AgentRecord) -> dict[str, Any]:
@@ -200,7 +197,7 @@ def agent_to_row(agent: AgentRecord) -> dict[str, Any]:
 def agent_from_row(row: Row) -> AgentRecord:
     fields: dict[str, Any] = {c: row[c] for c in AGENT_COLUMNS if c not in _AGENT_LISTS}
     for c in _AGENT_LISTS:
-        fields[c] = tuple(json.loads(row[c]))
+        fields[c] = tuple(jsontext.loads(row[c]))
     return AgentRecord(**fields)
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import time
 import weakref
@@ -40,7 +39,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from quadro import reasons
-from quadro_server.core import globs, ids
+from quadro_server.core import globs, ids, jsontext
 from quadro_server.core.clock import now_us
 from quadro_server.core.commands import Command, ExpireRequests
 from quadro_server.core.engine import Engine
@@ -720,7 +719,7 @@ async def _one(conn: Conn, sql: str, args: Any) -> dict[str, Any] | None:
 
 
 def _as_json(found: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
-    return json.dumps([{c: r[c] for c in columns} for r in found], separators=(",", ":"))
+    return jsontext.dumps([{c: r[c] for c in columns} for r in found])
 
 
 async def _insert_many(
