@@ -148,6 +148,51 @@ async def test_reads_match_writes(store: Store) -> None:
     assert board.head_sequence == 3
 
 
+async def test_every_move_out_of_in_progress_frees_its_agent(store: Store) -> None:
+    # Named or not: a result naming its agent, one naming none, a move by one of its
+    # acting agents, and a move by anyone else (the Ombudsman's), in one batch with a
+    # move into IN_PROGRESS; and again one by one.
+    await store.execute(c.CreateBoard(board_id="b", default_profile="fast"))
+    for agent in ("w", "v"):
+        await store.execute(c.RegisterAgent(board_id="b", agent_id=agent, concurrency=10))
+    posted = await store.apply([c.PostTask(board_id="b", task_type="t", label="x")] * 10)
+    tasks = [task_of(o) for o in posted]
+
+    def assign(task: str, agent: str) -> c.Command:
+        return c.TransitionTask(board_id="b", task_id=task, to_status="IN_PROGRESS", assignee=agent)
+
+    def moves(w: list[str], v: list[str]) -> list[c.Command]:
+        return [
+            c.PostResult(board_id="b", task_id=w[0], agent="w", attempt=1, output="done"),
+            c.PostResult(board_id="b", task_id=v[0], attempt=1, output="done"),
+            c.TransitionTask(
+                board_id="b", task_id=w[1], to_status="HUMAN_REVIEW", acting_agents=("w",)
+            ),
+            c.TransitionTask(board_id="b", task_id=v[1], to_status="STALE"),
+        ]
+
+    async def active() -> tuple[int, int]:
+        found = [await store.get_agent("b", agent) for agent in ("w", "v")]
+        return tuple(a.active_tasks for a in found if a is not None)  # type: ignore[return-value]
+
+    assigned = await store.apply(
+        [assign(t, "w") for t in tasks[:2]] + [assign(t, "v") for t in tasks[2:4]]
+    )
+    assert all(isinstance(o, Applied) for o in assigned)
+    assert await active() == (2, 2)
+    outcomes = await store.apply([*moves(tasks[:2], tasks[2:4]), assign(tasks[4], "v")])
+    assert all(isinstance(o, Applied) for o in outcomes), outcomes
+    assert await active() == (0, 1)
+    for command in [assign(t, "w") for t in tasks[5:7]] + [assign(tasks[7], "v")]:
+        assert isinstance(await store.execute(command), Applied)
+    assert await active() == (2, 2)
+    for command in moves(tasks[5:7], [tasks[4], tasks[7]]):
+        assert isinstance(await store.execute(command), Applied)
+    assert await active() == (0, 0)
+    statuses = [t.status for t in (await store.get_tasks("b", tasks[:8])).values()]
+    assert sorted(statuses) == sorted(["COMPLETE"] * 4 + ["HUMAN_REVIEW"] * 2 + ["STALE"] * 2)
+
+
 async def test_rejections_write_nothing(store: Store) -> None:
     await setup_board(store)
     task = task_of(await store.execute(c.PostTask(board_id="b", task_type="t", label="x")))

@@ -33,6 +33,7 @@ from quadro_server.core.commands import (
     ReportChiefState,
     TransitionTask,
 )
+from quadro_server.core.lifecycle import IN_PROGRESS
 from quadro_server.core.names import InvalidName, parse_child_name
 from quadro_server.core.records import (
     AgentRecord,
@@ -55,13 +56,22 @@ class Keys:
     boards: set[BoardKey] = field(default_factory=set)
     tasks: set[ChildKey] = field(default_factory=set)
     agents: set[ChildKey] = field(default_factory=set)
+    # Tasks whose holders (the agents they are assigned to) to load with them: those a
+    # command may take out of IN_PROGRESS without naming the agent holding them.
+    holders: set[ChildKey] = field(default_factory=set)
     data: set[ChildKey] = field(default_factory=set)
     requests: set[str] = field(default_factory=set)
     leases: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
         return bool(
-            self.boards or self.tasks or self.agents or self.data or self.requests or self.leases
+            self.boards
+            or self.tasks
+            or self.agents
+            or self.holders
+            or self.data
+            or self.requests
+            or self.leases
         )
 
 
@@ -122,16 +132,25 @@ def keys_of(commands: list[Command], candidates: list[str]) -> Keys:
                 keys.tasks.add((command.board_id, command.task_id))
                 successor_id = command.successor_id or next(id_less)
                 keys.tasks.add((command.successor_board_id, successor_id))
+                keys.holders.add((command.board_id, command.task_id))
             case TransitionTask():
                 keys.boards.add(command.board_id)
-                keys.tasks.add((command.board_id, command.task_id))
+                task = (command.board_id, command.task_id)
+                keys.tasks.add(task)
                 if command.assignee:
                     keys.agents.add((command.board_id, command.assignee))
+                # The holder of a task it moves is one of its acting agents (or the move
+                # is refused); a move into IN_PROGRESS is never one out of it.
+                keys.agents.update((command.board_id, a) for a in command.acting_agents)
+                if not command.acting_agents and command.to_status != IN_PROGRESS:
+                    keys.holders.add(task)
             case PostResult():
                 keys.boards.add(command.board_id)
                 keys.tasks.add((command.board_id, command.task_id))
-                if command.agent:
+                if command.agent:  # the holder, or the result is refused
                     keys.agents.add((command.board_id, command.agent))
+                else:
+                    keys.holders.add((command.board_id, command.task_id))
             case ArchiveTask():
                 keys.boards.add(command.board_id)
                 keys.tasks.add((command.board_id, command.task_id))
@@ -156,12 +175,12 @@ def keys_of(commands: list[Command], candidates: list[str]) -> Keys:
     return keys
 
 
-def assignees_of(loaded: Loaded) -> set[ChildKey]:
-    """Agents that hold the loaded tasks: a move may release them."""
+def holders_of(loaded: Loaded, tasks: set[ChildKey]) -> set[ChildKey]:
+    """Agents that hold the loaded `tasks`: a move may release them."""
     return {
         (task.board_id, task.assigned_to)
-        for task in loaded.tasks.values()
-        if task is not None and task.assigned_to
+        for key in tasks
+        if (task := loaded.tasks.get(key)) is not None and task.assigned_to
     }
 
 

@@ -63,7 +63,7 @@ from quadro_server.storage.overlay import (
     Loaded,
     NeedRows,
     Overlay,
-    assignees_of,
+    holders_of,
     keys_of,
     needs_generated_id,
 )
@@ -252,7 +252,7 @@ class PostgresStore(BatchingStore):
 
     async def _load(self, conn: Conn, keys: Keys, loaded: Loaded) -> None:
         """Load (and lock, in one global order) the rows named by `keys`, and the agents
-        holding the loaded tasks, in one round trip: the queries go out together
+        holding its `holders` tasks, in one round trip: the queries go out together
         (pipeline mode) and PostgreSQL runs them in order. A batch's transaction holds its
         boards' rows locked until COMMIT, so every round trip in it is time during which
         no other batch can write to those boards."""
@@ -272,15 +272,21 @@ class PostgresStore(BatchingStore):
                 _CHILD_QUERY.format(table="tasks", key="task_id"),
                 _pairs(keys.tasks),
             ))  # fmt: skip
-        if keys.agents or keys.tasks:
-            # The agents named, and those holding the tasks just locked (a move may
-            # release them): the tasks' rows cannot change under the lock.
-            named, held = _pairs(keys.agents), _pairs(keys.tasks)
+        if keys.agents or keys.holders:
             loaded.agents.update(dict.fromkeys(keys.agents))
+            args: tuple[list[str], ...]
+            if keys.holders:
+                # The agents named, and those holding the tasks just locked (a move may
+                # release them): the tasks' rows cannot change under the lock.
+                sql, args = _AGENTS_QUERY, (*_pairs(keys.agents), *_pairs(keys.holders))
+            else:
+                # Most moves name the agent holding their task (a result names its
+                # agent): agents by key alone cost PostgreSQL a fifth of the query above.
+                sql, args = _CHILD_QUERY.format(table="agents", key="agent_id"), _pairs(keys.agents)
             reads.append((
                 functools.partial(_absorb, loaded.agents, rows.agent_from_row, "agent_id"),
-                _AGENTS_QUERY,
-                (*named, *held),
+                sql,
+                args,
             ))  # fmt: skip
         if keys.data:
             loaded.data.update(dict.fromkeys(keys.data))
@@ -312,7 +318,7 @@ class PostgresStore(BatchingStore):
         for (absorb, _, _), cursor in zip(reads, cursors, strict=True):
             absorb(await cursor.fetchall())
         # A holder whose row is gone is known to be missing, like a named agent.
-        for key in assignees_of(loaded):
+        for key in holders_of(loaded, keys.holders):
             loaded.agents.setdefault(key, None)
 
     def _absorb_boards(self, loaded: Loaded, found: list[dict[str, Any]]) -> None:
