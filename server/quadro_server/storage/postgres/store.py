@@ -221,7 +221,8 @@ class PostgresStore(BatchingStore):
             ids.new_task_id(ids.DEFAULT_LENGTH) for c in commands if needs_generated_id(c)
         ]
         loaded = Loaded()
-        await self._load(conn, keys_of(commands, candidates), loaded)
+        locked: set[str] = set()  # the boards this transaction holds locked
+        await self._load(conn, keys_of(commands, candidates), loaded, locked)
         overlay = Overlay(loaded, candidates)
         outcomes: list[Applied | QuadroError] = []
         expirations: list[int] = []
@@ -233,7 +234,7 @@ class PostgresStore(BatchingStore):
                 except NeedRows as need:
                     overlay.retry()
                     more = Loaded()
-                    await self._load(conn, need.keys, more)
+                    await self._load(conn, need.keys, more, locked)
                     overlay.absorb(more)
                     continue
                 except QuadroError as exc:
@@ -250,14 +251,21 @@ class PostgresStore(BatchingStore):
             outcomes[index] = Applied(ExpiredResult(count), ())
         return outcomes
 
-    async def _load(self, conn: Conn, keys: Keys, loaded: Loaded) -> None:
+    async def _load(self, conn: Conn, keys: Keys, loaded: Loaded, locked: set[str]) -> None:
         """Load (and lock, in one global order) the rows named by `keys`, and the agents
         holding its `holders` tasks, in one round trip: the queries go out together
         (pipeline mode) and PostgreSQL runs them in order. A batch's transaction holds its
         boards' rows locked until COMMIT, so every round trip in it is time during which
-        no other batch can write to those boards."""
+        no other batch can write to those boards.
+
+        Every batch that writes a board's tasks, agents or data locks the board's row
+        first, so rows of a board in `locked` (the boards the transaction holds, which
+        this load adds to) cannot change until COMMIT and are read without a lock of
+        their own: a row lock costs PostgreSQL a write to the row's page and a WAL
+        record. Rows of other boards (a parent task's) are locked, in key order."""
         reads: list[tuple[Callable[[list[dict[str, Any]]], None], str, Any]] = []
         if keys.boards:
+            locked.update(keys.boards)
             board_ids = sorted(keys.boards)
             loaded.boards.update(dict.fromkeys(board_ids))
             reads.append((
@@ -269,7 +277,7 @@ class PostgresStore(BatchingStore):
             loaded.tasks.update(dict.fromkeys(keys.tasks))
             reads.append((
                 functools.partial(_absorb, loaded.tasks, rows.task_from_row, "task_id"),
-                _CHILD_QUERY.format(table="tasks", key="task_id"),
+                _child_query("tasks", "task_id", keys.tasks, locked),
                 _pairs(keys.tasks),
             ))  # fmt: skip
         if keys.agents or keys.holders:
@@ -282,7 +290,8 @@ class PostgresStore(BatchingStore):
             else:
                 # Most moves name the agent holding their task (a result names its
                 # agent): agents by key alone cost PostgreSQL a fifth of the query above.
-                sql, args = _CHILD_QUERY.format(table="agents", key="agent_id"), _pairs(keys.agents)
+                sql = _child_query("agents", "agent_id", keys.agents, locked)
+                args = _pairs(keys.agents)
             reads.append((
                 functools.partial(_absorb, loaded.agents, rows.agent_from_row, "agent_id"),
                 sql,
@@ -292,7 +301,7 @@ class PostgresStore(BatchingStore):
             loaded.data.update(dict.fromkeys(keys.data))
             reads.append((
                 functools.partial(_absorb, loaded.data, rows.data_from_row, "key"),
-                _CHILD_QUERY.format(table="data", key="key"),
+                _child_query("data", "key", keys.data, locked),
                 _pairs(keys.data),
             ))  # fmt: skip
         if keys.requests:
@@ -668,10 +677,16 @@ async def _configure(conn: Conn) -> None:
     await conn.execute("SET plan_cache_mode = force_custom_plan")
 
 
-_CHILD_QUERY = (
-    "SELECT * FROM {table} WHERE (board_id, {key}) IN "
-    "(SELECT * FROM unnest(%s::text[], %s::text[])) ORDER BY board_id, {key} FOR UPDATE"
-)
+def _child_query(table: str, key: str, keys: set[tuple[str, str]], locked: set[str]) -> str:
+    """The read of a board's children by (board, key), locking them unless every board
+    they belong to is locked already."""
+    sql = (
+        f"SELECT * FROM {table} WHERE (board_id, {key}) IN "
+        "(SELECT * FROM unnest(%s::text[], %s::text[]))"
+    )
+    if all(board in locked for board, _ in keys):
+        return sql
+    return f"{sql} ORDER BY board_id, {key} FOR UPDATE"
 
 
 # Agents by key, and the agents holding tasks by key, locked in the same order.
