@@ -220,6 +220,48 @@ async def test_request_id_conflict_across_commands(store: Store) -> None:
     assert await store.get_data("b", "k") is not None
 
 
+async def test_retries_in_a_batch_get_their_first_answers(store: Store) -> None:
+    # Retried among new commands: one that would now be refused (an assignment already
+    # made); then one that would apply again (a post with a generated id) beside one
+    # that reuses an id for another command. Each is answered as a retry.
+    await setup_board(store)
+    (first_post,) = await store.apply(
+        [c.PostTask(board_id="b", task_type="t", label="x", request_id="post")]
+    )
+    task = task_of(first_post)
+    (first_move,) = await store.apply(
+        [c.TransitionTask(board_id="b", task_id=task, to_status="IN_PROGRESS",
+                          assignee="w", request_id="move")]
+    )  # fmt: skip
+    head = (await store.get_board("b")).head_sequence  # type: ignore[union-attr]
+    new, move = await store.apply(
+        [
+            c.PostTask(board_id="b", task_type="t", label="y", request_id="new"),
+            c.TransitionTask(board_id="b", task_id=task, to_status="IN_PROGRESS",
+                             assignee="w", request_id="move"),
+        ]
+    )  # fmt: skip
+    post, reused = await store.apply(
+        [
+            c.PostTask(board_id="b", task_type="t", label="x", request_id="post"),
+            c.PutData(board_id="b", key="k", value_json="1", request_id="move"),
+        ]
+    )
+    assert isinstance(new, Applied)
+    assert not new.replayed
+    for retry, first in ((move, first_move), (post, first_post)):
+        assert isinstance(retry, Applied)
+        assert isinstance(first, Applied)
+        assert retry.replayed
+        assert retry.result == first.result
+    assert isinstance(reused, RequestIdConflict)
+    # One new task and its one event; nothing of the retries or the conflict.
+    assert (await store.get_board("b")).head_sequence == head + 1  # type: ignore[union-attr]
+    assert await store.get_data("b", "k") is None
+    listed = await store.list_tasks(TaskQuery(board_id="b", limit=10))
+    assert sorted(t.label for t in listed) == ["x", "y"]
+
+
 async def test_event_log_is_immutable_in_the_database(store: Store, backend: Backend) -> None:
     await setup_board(store)
     await store.execute(c.PostTask(board_id="b", task_type="t", label="x"))

@@ -276,6 +276,14 @@ class Overlay:
             raise self._missing(Keys(requests={request_id}))
         return self._requests[request_id]
 
+    def learn_request(self, request_id: str, stored: StoredRequest | None) -> bool:
+        """The stored record of a request id the batch took as never seen; True when
+        there is one and the batch has not written a record of that id itself."""
+        if stored is None or self._requests.get(request_id) is not None:
+            return False
+        self._requests[request_id] = self.loaded.requests[request_id] = stored
+        return True
+
     def get_lease(self, name: str) -> LeaseRecord | None:
         if name not in self._leases:
             raise self._missing(Keys(leases={name}))

@@ -183,18 +183,26 @@ class PostgresStore(BatchingStore):
             ) from exc
 
     async def _transaction(self, commands: list[Command], now: int) -> list[Applied | QuadroError]:
+        # A batch first runs as if none of its request ids had been seen: a retry is
+        # rare, and a record already stored makes the batch's INSERT of records fail
+        # (their primary key), so the batch runs again, reading its records first.
+        new_requests = True
         for attempt in range(_ATTEMPTS):
             try:
                 async with self._pool.connection() as conn:
-                    return await self._in_transaction(conn, commands, now)
+                    return await self._in_transaction(conn, commands, now, new_requests)
             except _RETRYABLE as exc:
                 self._feed.settle()  # rolled back: its heads are another replica's now
+                if new_requests and _is_seen_request(exc):
+                    log.debug("a request id of the batch was seen before; running it again")
+                    new_requests = False
+                    continue
                 log.info("batch lost a race (%s); running it again", type(exc).__name__)
                 await asyncio.sleep(0.001 * 2**attempt)
         raise psycopg.OperationalError("a batch kept losing races; giving up")
 
     async def _in_transaction(
-        self, conn: Conn, commands: list[Command], now: int
+        self, conn: Conn, commands: list[Command], now: int, new_requests: bool
     ) -> list[Applied | QuadroError]:
         """Run the batch between BEGIN and COMMIT in pipeline mode: the statements whose
         answers the batch does not read (BEGIN, the writes, COMMIT) go out without
@@ -205,7 +213,7 @@ class PostgresStore(BatchingStore):
         try:
             async with conn.pipeline():
                 await conn.execute("BEGIN")
-                outcomes = await self._run(conn, commands, now)
+                outcomes = await self._run(conn, commands, now, new_requests)
                 await conn.execute("COMMIT")
             # Leaving the pipeline waited for every answer, COMMIT's included.
             return outcomes
@@ -215,41 +223,80 @@ class PostgresStore(BatchingStore):
             raise
 
     async def _run(
-        self, conn: Conn, commands: list[Command], now: int
+        self, conn: Conn, commands: list[Command], now: int, new_requests: bool
     ) -> list[Applied | QuadroError]:
+        """The batch's loads, rules and writes. With `new_requests`, its request ids are
+        taken as never seen, without reading their records: if one was seen, either the
+        batch's INSERT of records fails (the caller runs the batch again) or its command
+        was refused, and the records of refused commands are read at the end."""
         candidates = [
             ids.new_task_id(ids.DEFAULT_LENGTH) for c in commands if needs_generated_id(c)
         ]
         loaded = Loaded()
         locked: set[str] = set()  # the boards this transaction holds locked
-        await self._load(conn, keys_of(commands, candidates), loaded, locked)
+        keys = keys_of(commands, candidates)
+        assumed = keys.requests if new_requests else set()
+        loaded.requests.update(dict.fromkeys(assumed))
+        keys.requests = keys.requests - assumed
+        await self._load(conn, keys, loaded, locked)
         overlay = Overlay(loaded, candidates)
         outcomes: list[Applied | QuadroError] = []
         expirations: list[int] = []
         for command in commands:
-            overlay.begin()
-            while True:
-                try:
-                    outcome: Applied | QuadroError = self._engine.apply(overlay, command, now)
-                except NeedRows as need:
-                    overlay.retry()
-                    more = Loaded()
-                    await self._load(conn, need.keys, more, locked)
-                    overlay.absorb(more)
-                    continue
-                except QuadroError as exc:
-                    outcome = exc
-                except Exception as exc:
-                    raise _Unexpected from exc
-                break
+            outcome = await self._apply(conn, overlay, command, now, locked)
             if isinstance(command, ExpireRequests) and isinstance(outcome, Applied):
                 expirations.append(len(outcomes))
             outcomes.append(outcome)
             await pause_now_and_then(len(outcomes))
+        if assumed:
+            await self._replay_refused(conn, overlay, commands, outcomes, now, locked)
         removed = await self._write(conn, overlay)
         for index, count in zip(expirations, removed, strict=True):
             outcomes[index] = Applied(ExpiredResult(count), ())
         return outcomes
+
+    async def _apply(
+        self, conn: Conn, overlay: Overlay, command: Command, now: int, locked: set[str]
+    ) -> Applied | QuadroError:
+        """One command against the batch's view, loading the rows it asks for."""
+        overlay.begin()
+        while True:
+            try:
+                return self._engine.apply(overlay, command, now)
+            except NeedRows as need:
+                overlay.retry()
+                more = Loaded()
+                await self._load(conn, need.keys, more, locked)
+                overlay.absorb(more)
+            except QuadroError as exc:
+                return exc
+            except Exception as exc:
+                raise _Unexpected from exc
+
+    async def _replay_refused(
+        self,
+        conn: Conn,
+        overlay: Overlay,
+        commands: list[Command],
+        outcomes: list[Applied | QuadroError],
+        now: int,
+        locked: set[str],
+    ) -> None:
+        """A refused command whose request id was taken as new may be a retry: read the
+        records of those ids, and answer a retry as the engine does (the first answer,
+        or a conflict). A refused command wrote nothing, and neither does a replay."""
+        refused = {
+            i: command.request_key
+            for i, command in enumerate(commands)
+            if command.request_id and isinstance(outcomes[i], QuadroError)
+        }
+        if not refused:
+            return
+        found = Loaded()
+        await self._load(conn, Keys(requests=set(refused.values())), found, locked)
+        for i, key in refused.items():
+            if overlay.learn_request(key, found.requests.get(key)):
+                outcomes[i] = await self._apply(conn, overlay, commands[i], now, locked)
 
     async def _load(self, conn: Conn, keys: Keys, loaded: Loaded, locked: set[str]) -> None:
         """Load (and lock, in one global order) the rows named by `keys`, and the agents
@@ -720,6 +767,13 @@ def _absorb_leases(loaded: Loaded, found: list[dict[str, Any]]) -> None:
         loaded.leases[row["name"]] = LeaseRecord(
             row["name"], row["holder"], row["epoch"], row["expires_at"]
         )
+
+
+def _is_seen_request(exc: Exception) -> bool:
+    """Whether `exc` is the INSERT of a request record that was stored before."""
+    return (
+        isinstance(exc, pg_errors.UniqueViolation) and exc.diag.constraint_name == "requests_pkey"
+    )
 
 
 def _pairs(keys: set[tuple[str, str]]) -> tuple[list[str], list[str]]:
