@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.rpc import code_pb2
 
@@ -104,7 +106,29 @@ def task(record: TaskRecord) -> task_pb2.Task:
     )
 
 
+# An event is converted twice in the usual case: for the answer of the call that wrote
+# it, and for the streams (its bytes, once for all subscribers). The last events
+# converted are kept, each with its record, so that converting the very same record
+# again is a lookup; any other record, even of the same event, is converted afresh.
+_EVENTS_KEPT = 4096
+_events: OrderedDict[tuple[str, int], tuple[EventRecord, event_pb2.Event]] = OrderedDict()
+
+
 def event(record: EventRecord) -> event_pb2.Event:
+    """The event as a message, shared by the callers that convert the same record:
+    they copy it (into an answer, or as bytes), never change it."""
+    key = (record.board_id, record.sequence)
+    kept = _events.get(key)
+    if kept is not None and kept[0] is record:
+        return kept[1]
+    message = _event(record)
+    _events[key] = (record, message)
+    if len(_events) > _EVENTS_KEPT:
+        _events.popitem(last=False)
+    return message
+
+
+def _event(record: EventRecord) -> event_pb2.Event:
     payload = struct_pb2.Struct()
     payload.update(dict(record.payload))
     return event_pb2.Event(
