@@ -14,31 +14,12 @@ from quadro_server.core import fields, jsontext
 
 _classes: dict[str, type[Any]] = {}
 _readers: dict[type[Any], fields.Reader] = {}
-_LEAVES = frozenset((str, int, bool, float, type(None)))
 
 
 def register(*classes: type[Any]) -> None:
     for cls in classes:
         _classes[cls.__name__] = cls
         _readers[cls] = fields.of(cls).read
-
-
-def encode(value: Any) -> Any:
-    kind = type(value)
-    if kind in _LEAVES:
-        return value
-    read = _readers.get(kind)
-    if read is not None:
-        # Most fields are plain values: recurse only into the others.
-        return {
-            "$": kind.__name__,
-            "v": [v if type(v) in _LEAVES else encode(v) for v in read(value)],
-        }
-    if kind is tuple or kind is list:
-        return [encode(v) for v in value]
-    if kind is dict:
-        return {k: encode(v) for k, v in value.items()}
-    raise TypeError(f"cannot encode {kind.__name__}; register it with codec.register")
 
 
 def decode(value: Any) -> Any:
@@ -56,8 +37,17 @@ def decode(value: Any) -> Any:
     return value
 
 
+def _positional(value: Any) -> dict[str, Any]:
+    """A registered record, one level: the JSON encoder calls this for every record it
+    meets, and writes the fields (plain values, sequences, dicts, records) itself."""
+    read = _readers.get(type(value))
+    if read is None:
+        raise TypeError(f"cannot encode {type(value).__name__}; register it with codec.register")
+    return {"$": type(value).__name__, "v": read(value)}
+
+
 def dumps(value: Any) -> str:
-    return jsontext.dumps(encode(value))
+    return jsontext.dumps(value, _positional)
 
 
 def loads(text: str) -> Any:

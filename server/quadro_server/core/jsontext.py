@@ -12,6 +12,7 @@ write none, the records' integers being protobuf's 64-bit ones.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -19,11 +20,17 @@ import orjson
 _fallback = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
-def dumps(value: Any) -> str:
+def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> str:
+    """`value` as JSON text; `default(obj)` gives what to write for an object JSON has
+    no form for (dataclasses included), or raises TypeError."""
     try:
-        return orjson.dumps(value).decode()
+        return orjson.dumps(value, default, orjson.OPT_PASSTHROUGH_DATACLASS).decode()
     except TypeError:  # orjson.JSONEncodeError is one
-        return _fallback.encode(value)
+        if default is None:
+            return _fallback.encode(value)
+        return json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=default).encode(
+            value
+        )
 
 
 def loads(text: str | bytes) -> Any:
