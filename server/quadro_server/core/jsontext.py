@@ -17,8 +17,6 @@ from typing import Any
 
 import orjson
 
-_fallback = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
 
 def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> str:
     """`value` as JSON text; `default(obj)` gives what to write for an object JSON has
@@ -26,11 +24,7 @@ def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> str:
     try:
         return orjson.dumps(value, default, orjson.OPT_PASSTHROUGH_DATACLASS).decode()
     except TypeError:  # orjson.JSONEncodeError is one
-        if default is None:
-            return _fallback.encode(value)
-        return json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=default).encode(
-            value
-        )
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=default)
 
 
 def loads(text: str | bytes) -> Any:

@@ -235,9 +235,10 @@ class PostgresStore(BatchingStore):
         loaded = Loaded()
         locked: set[str] = set()  # the boards this transaction holds locked
         keys = keys_of(commands, candidates)
-        assumed = keys.requests if new_requests else set()
-        loaded.requests.update(dict.fromkeys(assumed))
-        keys.requests = keys.requests - assumed
+        assumed: set[str] = set()
+        if new_requests:
+            assumed, keys.requests = keys.requests, set()
+            loaded.requests.update(dict.fromkeys(assumed))
         await self._load(conn, keys, loaded, locked)
         overlay = Overlay(loaded, candidates)
         outcomes: list[Applied | QuadroError] = []
