@@ -110,7 +110,16 @@ class PostgresStore(BatchingStore):
             min_size=1,
             max_size=pool_size,
             open=False,
-            kwargs={"autocommit": True, "row_factory": dict_row},
+            # Statements are never prepared, so PostgreSQL plans each for its values: a
+            # database starts empty and grows while the server runs, and a prepared
+            # statement's generic plan, made while a table was empty, finds every index
+            # alike; PostgreSQL may keep one that scans the whole table (a task looked up
+            # by key through the status index) until the next ANALYZE. Boards of very
+            # different sizes in one table want plans of their own too. Unlike
+            # `plan_cache_mode = force_custom_plan`, this leaves PostgreSQL's own cached
+            # plans alone: the foreign-key checks of every inserted row (a lookup of one
+            # board by key) keep theirs instead of being planned row by row.
+            kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": None},
             check=idle.check,
             reset=idle.reset,
             configure=_configure,
@@ -716,13 +725,6 @@ async def _configure(conn: Conn) -> None:
     # Waiting on a row lock longer than this means something is stuck: give up and let
     # the batch run again (LockNotAvailable is retried) rather than hang for ever.
     await conn.execute("SET lock_timeout = '10s'")
-    # Plan every statement for its values, never a prepared statement's generic plan: a
-    # database starts empty and grows while the server runs, and a generic plan made
-    # while a table was empty finds every index alike; PostgreSQL may keep one that scans
-    # the whole table (a task looked up by key through the status index) until the next
-    # ANALYZE. Boards of very different sizes in one table also want plans of their own.
-    # Planning these short statements costs less than one such scan.
-    await conn.execute("SET plan_cache_mode = force_custom_plan")
 
 
 def _child_query(table: str, key: str, keys: set[tuple[str, str]], locked: set[str]) -> str:
