@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from quadro_server.api.lineage import read_lineage
-from quadro_server.core import chiefs
+from quadro_server.core import chiefs, ids
 from quadro_server.core import commands as c
 from quadro_server.core.errors import (
     AlreadyExists,
@@ -260,6 +260,29 @@ async def test_retries_in_a_batch_get_their_first_answers(store: Store) -> None:
     assert await store.get_data("b", "k") is None
     listed = await store.list_tasks(TaskQuery(board_id="b", limit=10))
     assert sorted(t.label for t in listed) == ["x", "y"]
+
+
+async def test_a_generated_id_already_taken_is_never_reused(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await setup_board(store)
+    await store.execute(c.PostTask(board_id="b", task_type="t", label="first", task_id="taken"))
+    # The first ids drawn are all the id of that task; fresh ones follow.
+    drawn = iter(["taken", "taken", "taken"] + [f"fresh{i}" for i in range(100)])
+    monkeypatch.setattr(ids, "new_task_id", lambda length=ids.DEFAULT_LENGTH: next(drawn))
+    head = (await store.get_board("b")).head_sequence  # type: ignore[union-attr]
+    posted = await store.apply(
+        [c.PostTask(board_id="b", task_type="t", label=str(i)) for i in range(3)]
+    )
+    new_ids = [task_of(o) for o in posted]
+    assert len(set(new_ids)) == 3
+    assert "taken" not in new_ids
+    kept = await store.get_task("b", "taken")
+    assert kept is not None
+    assert (kept.label, kept.version) == ("first", 1)
+    events = await store.list_events(EventQuery(board_id="b", after_sequence=head, limit=10))
+    assert [e.sequence for e in events.events] == [head + 1, head + 2, head + 3]
+    assert [e.task_id for e in events.events] == new_ids
 
 
 async def test_event_log_is_immutable_in_the_database(store: Store, backend: Backend) -> None:

@@ -30,6 +30,7 @@ import time
 import weakref
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import psycopg
@@ -68,6 +69,7 @@ from quadro_server.storage.overlay import (
     needs_generated_id,
 )
 from quadro_server.storage.postgres.feed import EventFeed
+from quadro_server.storage.postgres.known_rows import DEFAULT_BUDGET, KnownRows
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,7 @@ class PostgresStore(BatchingStore):
         max_batch: int = 256,
         pool_size: int = 8,
         poll_interval: float = 1.0,
+        known_rows: int = DEFAULT_BUDGET,
         engine: Engine | None = None,
     ) -> None:
         super().__init__(max_batch)
@@ -126,6 +129,7 @@ class PostgresStore(BatchingStore):
             name="quadro",
         )
         self._specs: dict[str, BoardRecord] = {}
+        self._known = KnownRows(known_rows)
         self._feed = EventFeed(self, poll_interval)
 
     # --- lifecycle ------------------------------------------------------------------
@@ -219,21 +223,26 @@ class PostgresStore(BatchingStore):
         COMMIT. BEGIN and COMMIT are written out: `conn.transaction()` waits for the
         server at both ends in pipeline mode, two round trips more while the batch holds
         its boards' rows locked."""
+        held = _Held()
         try:
             async with conn.pipeline():
                 await conn.execute("BEGIN")
-                outcomes = await self._run(conn, commands, now, new_requests)
+                outcomes, overlay = await self._run(conn, commands, now, new_requests, held)
                 await conn.execute("COMMIT")
             # Leaving the pipeline waited for every answer, COMMIT's included.
-            return outcomes
         except BaseException:
+            # Whatever failed, and whether or not COMMIT went through, what was kept of
+            # these boards is read again next time.
+            self._known.forget(held.revisions)
             if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
                 await conn.execute("ROLLBACK")
             raise
+        self._known.learn(held.left(), overlay)
+        return outcomes
 
     async def _run(
-        self, conn: Conn, commands: list[Command], now: int, new_requests: bool
-    ) -> list[Applied | QuadroError]:
+        self, conn: Conn, commands: list[Command], now: int, new_requests: bool, held: _Held
+    ) -> tuple[list[Applied | QuadroError], Overlay]:
         """The batch's loads, rules and writes. With `new_requests`, its request ids are
         taken as never seen, without reading their records: if one was seen, either the
         batch's INSERT of records fails (the caller runs the batch again) or its command
@@ -242,31 +251,30 @@ class PostgresStore(BatchingStore):
             ids.new_task_id(ids.DEFAULT_LENGTH) for c in commands if needs_generated_id(c)
         ]
         loaded = Loaded()
-        locked: set[str] = set()  # the boards this transaction holds locked
         keys = keys_of(commands, candidates)
         assumed: set[str] = set()
         if new_requests:
             assumed, keys.requests = keys.requests, set()
             loaded.requests.update(dict.fromkeys(assumed))
-        await self._load(conn, keys, loaded, locked)
+        await self._load(conn, keys, loaded, held)
         overlay = Overlay(loaded, candidates)
         outcomes: list[Applied | QuadroError] = []
         expirations: list[int] = []
         for command in commands:
-            outcome = await self._apply(conn, overlay, command, now, locked)
+            outcome = await self._apply(conn, overlay, command, now, held)
             if isinstance(command, ExpireRequests) and isinstance(outcome, Applied):
                 expirations.append(len(outcomes))
             outcomes.append(outcome)
             await pause_now_and_then(len(outcomes))
         if assumed:
-            await self._replay_refused(conn, overlay, commands, outcomes, now, locked)
-        removed = await self._write(conn, overlay)
+            await self._replay_refused(conn, overlay, commands, outcomes, now, held)
+        removed = await self._write(conn, overlay, held)
         for index, count in zip(expirations, removed, strict=True):
             outcomes[index] = Applied(ExpiredResult(count), ())
-        return outcomes
+        return outcomes, overlay
 
     async def _apply(
-        self, conn: Conn, overlay: Overlay, command: Command, now: int, locked: set[str]
+        self, conn: Conn, overlay: Overlay, command: Command, now: int, held: _Held
     ) -> Applied | QuadroError:
         """One command against the batch's view, loading the rows it asks for."""
         overlay.begin()
@@ -276,7 +284,7 @@ class PostgresStore(BatchingStore):
             except NeedRows as need:
                 overlay.retry()
                 more = Loaded()
-                await self._load(conn, need.keys, more, locked)
+                await self._load(conn, need.keys, more, held)
                 overlay.absorb(more)
             except QuadroError as exc:
                 return exc
@@ -290,7 +298,7 @@ class PostgresStore(BatchingStore):
         commands: list[Command],
         outcomes: list[Applied | QuadroError],
         now: int,
-        locked: set[str],
+        held: _Held,
     ) -> None:
         """A refused command whose request id was taken as new may be a retry: read the
         records of those ids, and answer a retry as the engine does (the first answer,
@@ -303,30 +311,57 @@ class PostgresStore(BatchingStore):
         if not refused:
             return
         found = Loaded()
-        await self._load(conn, Keys(requests=set(refused.values())), found, locked)
+        await self._load(conn, Keys(requests=set(refused.values())), found, held)
         for i, key in refused.items():
             if overlay.learn_request(key, found.requests.get(key)):
-                outcomes[i] = await self._apply(conn, overlay, commands[i], now, locked)
+                outcomes[i] = await self._apply(conn, overlay, commands[i], now, held)
 
-    async def _load(self, conn: Conn, keys: Keys, loaded: Loaded, locked: set[str]) -> None:
-        """Load (and lock, in one global order) the rows named by `keys`, and the agents
+    async def _load(self, conn: Conn, keys: Keys, loaded: Loaded, held: _Held) -> None:
+        """Load the rows named by `keys` (and lock them), taking those this replica's
+        own commits left from what it kept (storage/postgres/known_rows.py) where the
+        board's revision shows that no one else has written the board since. The kept
+        rows of a board about to be locked are taken before its revision is read, in
+        the same round trip as the other rows: if the revision tells otherwise, they are
+        read in a second one."""
+        expected = {
+            board: revision
+            for board in keys.boards
+            if board not in held and (revision := self._known.revision(board)) is not None
+        }
+        rest = self._known.take(keys, loaded, held.trusted | expected.keys())
+        await self._read_rows(conn, rest, loaded, held)
+        stale = {board for board, revision in expected.items() if held.revisions[board] != revision}
+        held.trusted.update(expected.keys() - stale)
+        if stale:
+            self._known.forget(stale)
+            again = Keys(
+                tasks={k for k in keys.tasks - rest.tasks if k[0] in stale},
+                agents={k for k in keys.agents - rest.agents if k[0] in stale},
+                data={k for k in keys.data - rest.data if k[0] in stale},
+            )
+            if again:
+                await self._read_rows(conn, again, loaded, held)
+
+    async def _read_rows(self, conn: Conn, keys: Keys, loaded: Loaded, held: _Held) -> None:
+        """Read (and lock, in one global order) the rows named by `keys`, and the agents
         holding its `holders` tasks, in one round trip: the queries go out together
         (pipeline mode) and PostgreSQL runs them in order. A batch's transaction holds its
         boards' rows locked until COMMIT, so every round trip in it is time during which
         no other batch can write to those boards.
 
         Every batch that writes a board's tasks, agents or data locks the board's row
-        first, so rows of a board in `locked` (the boards the transaction holds, which
-        this load adds to) cannot change until COMMIT and are read without a lock of
+        first, so rows of a board in `held` (the boards the transaction holds, which
+        this read adds to) cannot change until COMMIT and are read without a lock of
         their own: a row lock costs PostgreSQL a write to the row's page and a WAL
         record. Rows of other boards (a parent task's) are locked, in key order."""
         reads: list[tuple[Callable[[list[dict[str, Any]]], None], str, Any]] = []
         if keys.boards:
-            locked.update(keys.boards)
+            for board in keys.boards:
+                held.revisions.setdefault(board, _NO_BOARD)
             board_ids = sorted(keys.boards)
             loaded.boards.update(dict.fromkeys(board_ids))
             reads.append((
-                functools.partial(self._absorb_boards, loaded),
+                functools.partial(self._absorb_boards, loaded, held),
                 "SELECT * FROM boards WHERE board_id = ANY(%s) ORDER BY board_id FOR UPDATE",
                 (board_ids,),
             ))  # fmt: skip
@@ -334,7 +369,7 @@ class PostgresStore(BatchingStore):
             loaded.tasks.update(dict.fromkeys(keys.tasks))
             reads.append((
                 functools.partial(_absorb, loaded.tasks, rows.task_from_row, "task_id"),
-                _child_query("tasks", "task_id", keys.tasks, locked),
+                _child_query("tasks", "task_id", keys.tasks, held),
                 _pairs(keys.tasks),
             ))  # fmt: skip
         if keys.agents or keys.holders:
@@ -347,7 +382,7 @@ class PostgresStore(BatchingStore):
             else:
                 # Most moves name the agent holding their task (a result names its
                 # agent): agents by key alone cost PostgreSQL a fifth of the query above.
-                sql = _child_query("agents", "agent_id", keys.agents, locked)
+                sql = _child_query("agents", "agent_id", keys.agents, held)
                 args = _pairs(keys.agents)
             reads.append((
                 functools.partial(_absorb, loaded.agents, rows.agent_from_row, "agent_id"),
@@ -358,7 +393,7 @@ class PostgresStore(BatchingStore):
             loaded.data.update(dict.fromkeys(keys.data))
             reads.append((
                 functools.partial(_absorb, loaded.data, rows.data_from_row, "key"),
-                _child_query("data", "key", keys.data, locked),
+                _child_query("data", "key", keys.data, held),
                 _pairs(keys.data),
             ))  # fmt: skip
         if keys.requests:
@@ -387,8 +422,9 @@ class PostgresStore(BatchingStore):
         for key in holders_of(loaded, keys.holders):
             loaded.agents.setdefault(key, None)
 
-    def _absorb_boards(self, loaded: Loaded, found: list[dict[str, Any]]) -> None:
+    def _absorb_boards(self, loaded: Loaded, held: _Held, found: list[dict[str, Any]]) -> None:
         for row in found:
+            held.revisions[row["board_id"]] = row["revision"]
             loaded.boards[row["board_id"]] = self._spec(row)
             loaded.heads[row["board_id"]] = (row["head_sequence"], row["head_time"])
 
@@ -399,8 +435,9 @@ class PostgresStore(BatchingStore):
             spec = self._specs[row["board_id"]] = rows.board_from_row(row)
         return evolve(spec, head_sequence=row["head_sequence"])
 
-    async def _write(self, conn: Conn, overlay: Overlay) -> list[int]:
-        """Write what the batch changed; return the rows each expiry removed."""
+    async def _write(self, conn: Conn, overlay: Overlay, held: _Held) -> list[int]:
+        """Write what the batch changed, moving on the revision of every board whose
+        rows it wrote; return the rows each expiry removed."""
         async with conn.cursor() as cur:
             if overlay.new_boards:
                 await _insert_many(
@@ -487,11 +524,18 @@ class PostgresStore(BatchingStore):
                 )
                 found = await cur.fetchone()
                 removed.append(found["n"] if found else 0)
+            held.written = written_boards(overlay)
+            still = sorted(held.written - overlay.moved_heads)
+            if still:
+                await cur.execute(
+                    "UPDATE boards SET revision = revision + 1 WHERE board_id = ANY(%s)", (still,)
+                )
             moved = sorted(overlay.moved_heads)
             if moved:
                 heads = [(*overlay.head(b), b) for b in moved]
                 await cur.executemany(
-                    "UPDATE boards SET head_sequence = %s, head_time = %s WHERE board_id = %s",
+                    "UPDATE boards SET head_sequence = %s, head_time = %s, revision = revision + 1 "
+                    "WHERE board_id = %s",
                     heads,
                 )
                 # Delivered at COMMIT, to every replica (this one included, which
@@ -727,14 +771,53 @@ async def _configure(conn: Conn) -> None:
     await conn.execute("SET lock_timeout = '10s'")
 
 
-def _child_query(table: str, key: str, keys: set[tuple[str, str]], locked: set[str]) -> str:
+# The revision of a board the transaction asked to lock and found no row of (yet).
+_NO_BOARD = -1
+
+
+@dataclass
+class _Held:
+    """The boards a transaction holds locked, with the revision each had when locked,
+    those of them whose kept rows are current, and those whose rows it wrote."""
+
+    revisions: dict[str, int] = field(default_factory=dict)
+    trusted: set[str] = field(default_factory=set)
+    written: set[str] = field(default_factory=set)
+
+    def __contains__(self, board: object) -> bool:
+        return board in self.revisions
+
+    def left(self) -> dict[str, int]:
+        """The revision this transaction leaves on each board it held, once committed."""
+        return {
+            board: revision + (board in self.written)
+            for board, revision in self.revisions.items()
+            if revision != _NO_BOARD
+        }
+
+
+def written_boards(overlay: Overlay) -> set[str]:
+    """The boards whose tasks, agents, data or log a batch writes."""
+    written = set(overlay.moved_heads)
+    for rows_by_key in (
+        overlay.new_tasks,
+        overlay.changed_tasks,
+        overlay.new_agents,
+        overlay.changed_agents,
+        overlay.data_writes,
+    ):
+        written.update(board for board, _ in rows_by_key)
+    return written
+
+
+def _child_query(table: str, key: str, keys: set[tuple[str, str]], held: _Held) -> str:
     """The read of a board's children by (board, key), locking them unless every board
     they belong to is locked already."""
     sql = (
         f"SELECT * FROM {table} WHERE (board_id, {key}) IN "
         "(SELECT * FROM unnest(%s::text[], %s::text[]))"
     )
-    if all(board in locked for board, _ in keys):
+    if all(board in held for board, _ in keys):
         return sql
     return f"{sql} ORDER BY board_id, {key} FOR UPDATE"
 
