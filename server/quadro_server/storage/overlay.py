@@ -62,6 +62,8 @@ class Keys:
     data: set[ChildKey] = field(default_factory=set)
     requests: set[str] = field(default_factory=set)
     leases: set[str] = field(default_factory=set)
+    # The tasks named by the ids a batch generates for new tasks, to be found free.
+    generated: set[ChildKey] = field(default_factory=set)
 
     def __bool__(self) -> bool:
         return bool(
@@ -105,8 +107,8 @@ def needs_generated_id(command: Command) -> bool:
 
 
 def keys_of(commands: list[Command], candidates: list[str]) -> Keys:
-    """The rows a batch will certainly read, named by its commands (and the generated
-    task ids it will try first)."""
+    """The rows a batch will certainly read, named by its commands, and in `generated`
+    the tasks named by the ids it will try first for new tasks."""
     keys = Keys()
     id_less = iter(candidates)
     for command in commands:
@@ -119,8 +121,10 @@ def keys_of(commands: list[Command], candidates: list[str]) -> Keys:
                 keys.boards.add(command.board_id)
             case PostTask():
                 keys.boards.add(command.board_id)
-                task_id = command.task_id or next(id_less)
-                keys.tasks.add((command.board_id, task_id))
+                if command.task_id:
+                    keys.tasks.add((command.board_id, command.task_id))
+                else:
+                    keys.generated.add((command.board_id, next(id_less)))
                 if command.parent_task:
                     try:
                         parent = parse_child_name(command.parent_task, "tasks")
@@ -130,8 +134,10 @@ def keys_of(commands: list[Command], candidates: list[str]) -> Keys:
             case HandOffTask():
                 keys.boards.update((command.board_id, command.successor_board_id))
                 keys.tasks.add((command.board_id, command.task_id))
-                successor_id = command.successor_id or next(id_less)
-                keys.tasks.add((command.successor_board_id, successor_id))
+                if command.successor_id:
+                    keys.tasks.add((command.successor_board_id, command.successor_id))
+                else:
+                    keys.generated.add((command.successor_board_id, next(id_less)))
                 keys.holders.add((command.board_id, command.task_id))
             case TransitionTask():
                 keys.boards.add(command.board_id)

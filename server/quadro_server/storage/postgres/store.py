@@ -196,26 +196,27 @@ class PostgresStore(BatchingStore):
             ) from exc
 
     async def _transaction(self, commands: list[Command], now: int) -> list[Applied | QuadroError]:
-        # A batch first runs as if none of its request ids had been seen: a retry is
-        # rare, and a record already stored makes the batch's INSERT of records fail
-        # (their primary key), so the batch runs again, reading its records first.
-        new_requests = True
+        # A batch first runs as if none of its request ids had been seen and none of the
+        # ids it generates were taken: a retry is rare, a collision rarer, and either
+        # makes one of the batch's INSERTs fail (a primary key), so the batch runs again,
+        # reading those rows first.
+        assume_new = True
         for attempt in range(_ATTEMPTS):
             try:
                 async with self._pool.connection() as conn:
-                    return await self._in_transaction(conn, commands, now, new_requests)
+                    return await self._in_transaction(conn, commands, now, assume_new)
             except _RETRYABLE as exc:
                 self._feed.settle()  # rolled back: its heads are another replica's now
-                if new_requests and _is_seen_request(exc):
-                    log.debug("a request id of the batch was seen before; running it again")
-                    new_requests = False
+                if assume_new and _is_taken_key(exc):
+                    log.debug("a key the batch took as new was taken; running it again")
+                    assume_new = False
                     continue
                 log.info("batch lost a race (%s); running it again", type(exc).__name__)
                 await asyncio.sleep(0.001 * 2**attempt)
         raise psycopg.OperationalError("a batch kept losing races; giving up")
 
     async def _in_transaction(
-        self, conn: Conn, commands: list[Command], now: int, new_requests: bool
+        self, conn: Conn, commands: list[Command], now: int, assume_new: bool
     ) -> list[Applied | QuadroError]:
         """Run the batch between BEGIN and COMMIT in pipeline mode: the statements whose
         answers the batch does not read (BEGIN, the writes, COMMIT) go out without
@@ -227,7 +228,7 @@ class PostgresStore(BatchingStore):
         try:
             async with conn.pipeline():
                 await conn.execute("BEGIN")
-                outcomes, overlay = await self._run(conn, commands, now, new_requests, held)
+                outcomes, overlay = await self._run(conn, commands, now, assume_new, held)
                 await conn.execute("COMMIT")
             # Leaving the pipeline waited for every answer, COMMIT's included.
         except BaseException:
@@ -241,21 +242,28 @@ class PostgresStore(BatchingStore):
         return outcomes
 
     async def _run(
-        self, conn: Conn, commands: list[Command], now: int, new_requests: bool, held: _Held
+        self, conn: Conn, commands: list[Command], now: int, assume_new: bool, held: _Held
     ) -> tuple[list[Applied | QuadroError], Overlay]:
-        """The batch's loads, rules and writes. With `new_requests`, its request ids are
+        """The batch's loads, rules and writes. With `assume_new`, its request ids are
         taken as never seen, without reading their records: if one was seen, either the
         batch's INSERT of records fails (the caller runs the batch again) or its command
-        was refused, and the records of refused commands are read at the end."""
+        was refused, and the records of refused commands are read at the end. The ids it
+        generates for new tasks are taken as free too: if one is not, the INSERT of the
+        tasks fails and the batch runs again, reading them."""
         candidates = [
             ids.new_task_id(ids.DEFAULT_LENGTH) for c in commands if needs_generated_id(c)
         ]
         loaded = Loaded()
         keys = keys_of(commands, candidates)
         assumed: set[str] = set()
-        if new_requests:
+        if assume_new:
             assumed, keys.requests = keys.requests, set()
             loaded.requests.update(dict.fromkeys(assumed))
+            # Ids drawn from 60 million at random are free but for one batch in a
+            # great many: the primary key of `tasks` catches that one.
+            loaded.tasks.update(dict.fromkeys(keys.generated - keys.tasks))
+        else:
+            keys.tasks |= keys.generated
         await self._load(conn, keys, loaded, held)
         overlay = Overlay(loaded, candidates)
         outcomes: list[Applied | QuadroError] = []
@@ -855,10 +863,13 @@ def _absorb_leases(loaded: Loaded, found: list[dict[str, Any]]) -> None:
         )
 
 
-def _is_seen_request(exc: Exception) -> bool:
-    """Whether `exc` is the INSERT of a request record that was stored before."""
-    return (
-        isinstance(exc, pg_errors.UniqueViolation) and exc.diag.constraint_name == "requests_pkey"
+def _is_taken_key(exc: Exception) -> bool:
+    """Whether `exc` is the INSERT of a request record stored before, or of a task whose
+    generated id another task has: the keys a batch takes as new without reading them.
+    (Other tasks' ids were read under their board's lock: no one else can take them.)"""
+    return isinstance(exc, pg_errors.UniqueViolation) and exc.diag.constraint_name in (
+        "requests_pkey",
+        "tasks_pkey",
     )
 
 
