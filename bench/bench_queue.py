@@ -7,13 +7,13 @@ PostgreSQL server.
   100. Drain rate = jobs / drain time.
 - Quadro's full cycle (posted -> dispatched by a Chief -> no-op handler in a Worker ->
   complete), as bench/bench_runtime.py runs it: one `quadro serve`, one `quadro chief`
-  and four `quadro worker`s, 256 tasks kept unfinished; on PostgreSQL and on SQLite.
-  Each worker runs up to 64 no-op handlers at once (PgQueuer runs a dequeued batch's
-  jobs concurrently too): a worker's concurrency is the credit it gives the board.
+  and four `quadro worker`s, 1,024 tasks kept unfinished; on PostgreSQL and on SQLite.
+  Each worker holds up to 256 tasks at once, runs their no-op handlers concurrently
+  (PgQueuer runs a dequeued batch's jobs concurrently too): a worker's concurrency is
+  the credit it gives the board, and the unfinished tasks are as many as the credits.
 - Quadro draining a backlog, as PgQueuer drains its queue: N tasks posted beforehand,
   then the same Chief and Workers dispatch and finish them all; on PostgreSQL, with the
-  workers at concurrency 64 and again at 256 (a larger credit, as PgQueuer's larger
-  batch).
+  workers at concurrency 64 and at 256 (a larger credit, as PgQueuer's larger batch).
 
 For each: items per second, write transactions per item (PostgreSQL transaction ids
 assigned during the run: read-only transactions take none), and CPU per item (every
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import resource
 import subprocess
 import sys
@@ -64,8 +65,13 @@ from support.server import ServerProcess
 
 TARGET = 1.0
 TARGET_HALF_LOAD_P99_MS = 50
-# Tasks each worker may hold at once: its credit on the board.
-WORKER_CONCURRENCY = 64
+# Tasks each worker may hold at once: its credit on the board; and the tasks the
+# producer of the full cycle keeps unfinished, as many as the workers' credits: the
+# queue PgQueuer drains holds all its jobs from the start.
+WORKER_CONCURRENCY = 256
+BACKLOG = 4 * WORKER_CONCURRENCY
+# The workers' credits of the backlog drains.
+DRAIN_CREDITS = (64, 256)
 
 
 @dataclass(frozen=True)
@@ -191,7 +197,7 @@ def run_quadro(store: str, label: str, seconds: float, on_postgres: bool) -> Run
         server = ServerProcess(store, log_dir=Path(folder)).start()
         try:
             xids, pg = assigned_xids(), postgres_cpu()
-            flow = asyncio.run(run_flow(server, seconds, 3.0, WORKER_CONCURRENCY))
+            flow = asyncio.run(run_flow(server, seconds, 3.0, WORKER_CONCURRENCY, BACKLOG))
             pg_cpu, tx = postgres_cpu() - pg, assigned_xids() - xids
             total = asyncio.run(count_tasks(server.address))
         finally:
@@ -337,17 +343,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         on_new_database(lambda url: run_quadro(url, "Quadro full cycle, PostgreSQL", seconds, True))
     )
     print("Quadro draining a backlog on PostgreSQL...", file=sys.stderr, flush=True)
-    label = "Quadro draining a backlog, PostgreSQL"
-    runs.append(on_new_database(lambda url: run_quadro_drain(url, label, jobs, True)))
-    # A larger credit, as PgQueuer's larger batch: how much the drain owes to it.
-    credit = 4 * WORKER_CONCURRENCY
-    runs.append(
-        on_new_database(
-            lambda url: run_quadro_drain(
-                url, f"{label}, workers at concurrency {credit}", jobs, True, credit
-            )
+    # The credit is to the drain what the batch size is to PgQueuer's.
+    for credit in DRAIN_CREDITS:
+        label = f"Quadro draining a backlog, PostgreSQL, workers at concurrency {credit}"
+        drain = functools.partial(
+            run_quadro_drain, label=label, tasks=jobs, on_postgres=True, concurrency=credit
         )
-    )
+        runs.append(on_new_database(drain))
     print("Quadro on SQLite...", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="quadro-bench-") as folder:
         store = str(Path(folder) / "quadro.db")

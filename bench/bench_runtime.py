@@ -45,6 +45,7 @@ from typing import Any
 import psutil
 
 import quadro
+from quadro import limits
 from quadro.batcher import Batcher
 from quadro.v1 import event_pb2
 
@@ -72,10 +73,9 @@ PER_CHANNEL = 8
 WORKERS = 4
 WORKER_CONCURRENCY = 16
 BACKLOG = 256
-# Producers waiting to post at once; their posts go out together in batch calls, flushed
-# at 100 tasks or 2 ms after the first, one call at a time (the posts that come while
-# one is out go in the next), as a client posting a stream of work would.
-POSTERS = 64
+# The producer's posts go out together in batch calls of up to 500 tasks (the most a
+# call takes), one call at a time: the posts that come while one is out go in the next,
+# as a client posting a stream of work would.
 TARGET_SHARE = 0.5
 TARGET_CYCLES_PER_TASK = 0.2
 
@@ -141,15 +141,15 @@ def start_runtime(
 
 
 class Producer:
-    """Keeps BACKLOG tasks unfinished, learning of completions from a subscription to
+    """Keeps `backlog` tasks unfinished, learning of completions from a subscription to
     them alone (the measuring itself should cost the server little)."""
 
-    def __init__(self, client: quadro.AsyncClient) -> None:
+    def __init__(self, client: quadro.AsyncClient, backlog: int) -> None:
         self.client = client
-        self.slots = asyncio.Semaphore(BACKLOG)
+        self.slots = asyncio.Semaphore(backlog)
         self.completions: list[float] = []  # server times of the completion events
-        self.stopping = False
         self.posts = posting_batcher(client)
+        self._posting: set[asyncio.Task[Any]] = set()
 
     async def follow(self) -> None:
         async with self.client.subscribe(
@@ -160,14 +160,20 @@ class Producer:
                 self.slots.release()
 
     async def post(self) -> None:
-        while not self.stopping:
+        """A post for every free slot, each awaiting its answer on its own (cancelled,
+        it stops posting; the posts already made finish)."""
+        while True:
             await self.slots.acquire()
-            await self.posts.submit(quadro.NewTask("noop", "benchmark task"))
+            posting = asyncio.create_task(self.posts.submit(quadro.NewTask("noop", "task")))
+            self._posting.add(posting)
+            posting.add_done_callback(self._posting.discard)
 
 
 def posting_batcher(client: quadro.AsyncClient) -> Batcher[quadro.NewTask, Any]:
     return Batcher(
-        functools.partial(client.post_tasks, FLOW, event_only=True), max_items=100, max_in_flight=1
+        functools.partial(client.post_tasks, FLOW, event_only=True),
+        max_items=limits.BATCH_ITEMS_MAX,
+        max_in_flight=1,
     )
 
 
@@ -183,16 +189,20 @@ class ProcessCpu:
 
 
 async def run_flow(
-    server: ServerProcess, seconds: float, warmup: float, concurrency: int = WORKER_CONCURRENCY
+    server: ServerProcess,
+    seconds: float,
+    warmup: float,
+    concurrency: int = WORKER_CONCURRENCY,
+    backlog: int = BACKLOG,
 ) -> Flow:
     assert server.process is not None
     async with quadro.AsyncClient(server.address) as client:
         await client.create_board(FLOW, default_profile="fast")
         processes = start_runtime(server, concurrency)
         try:
-            producer = Producer(client)
+            producer = Producer(client, backlog)
             follow = asyncio.create_task(producer.follow())
-            posting = [asyncio.create_task(producer.post()) for _ in range(POSTERS)]
+            posting = asyncio.create_task(producer.post())
             cpu = ProcessCpu({
                 "server": [server.process.pid],
                 "chief": [processes[0].process.pid],  # type: ignore[union-attr]
@@ -205,9 +215,7 @@ async def run_flow(
             await asyncio.sleep(seconds)
             cpu_after, end = cpu.read(), time.time()
             cycles_after = (await client.get_chief(FLOW, "bench")).chief.cycles
-            producer.stopping = True
-            for task in posting:
-                task.cancel()
+            posting.cancel()
             completed = sum(1 for t in producer.completions if start <= t < end)
             # Half the load, open loop: how long a task waits for a Chief when the
             # runtime is not saturated (under saturation it waits in the backlog).

@@ -18,7 +18,7 @@ from quadro_server.api.auth import Authenticator, ConfigError
 from quadro_server.api.server import ServerTls, serve_until_signalled
 from quadro_server.api.services.context import ServiceContext
 from quadro_server.api.streams import StreamLimits
-from quadro_server.storage import MAX_BATCH, describe, open_store
+from quadro_server.storage import MAX_BATCH, PIPELINE_DEPTH, describe, open_store
 from quadro_server.storage.sqlite import Durability
 from quadro_server.streaming.hub import EventHub
 
@@ -82,6 +82,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the most commands one commit applies: calls that arrive while a commit runs "
         f"share the next, up to N (default {MAX_BATCH}); a batch call's items always "
         "share one, and 1 commits every other call on its own",
+    )
+    parser.add_argument(
+        "--pipeline-depth",
+        type=int,
+        default=int(env("QUADRO_PIPELINE_DEPTH", str(PIPELINE_DEPTH))),
+        metavar="N",
+        help="PostgreSQL: batches in flight at once; the next batch is decided and sent "
+        "while the database commits the last (default "
+        f"{PIPELINE_DEPTH}; 1 sends each batch once the last has committed)",
     )
     parser.add_argument(
         "--shutdown-grace",
@@ -191,6 +200,9 @@ def run(args: argparse.Namespace) -> int:
     if args.max_batch < 1:
         print("quadro serve: --max-batch must be at least 1", file=sys.stderr)
         return 2
+    if args.pipeline_depth < 1:
+        print("quadro serve: --pipeline-depth must be at least 1", file=sys.stderr)
+        return 2
     if auth is None and not _is_loopback(args.host):
         if not args.allow_remote_without_auth:
             print(
@@ -203,7 +215,12 @@ def run(args: argparse.Namespace) -> int:
         log.warning(
             "serving %s WITHOUT authentication: anyone who reaches it has full access", args.host
         )
-    store = open_store(args.store, durability=Durability(args.durability), max_batch=args.max_batch)
+    store = open_store(
+        args.store,
+        durability=Durability(args.durability),
+        max_batch=args.max_batch,
+        pipeline_depth=args.pipeline_depth,
+    )
     ctx = ServiceContext(
         store,
         agent_offline_after_us=int(args.agent_offline_after * 1e6),

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import quadro
@@ -27,14 +28,16 @@ def test_refuses_a_public_address_without_auth(tmp_path: Path) -> None:
     assert not (tmp_path / "q.db").exists(), "nothing is opened before the check"
 
 
-def test_a_commit_size_below_one_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flag", ["--max-batch", "--pipeline-depth"])
+def test_a_commit_size_or_depth_below_one_is_refused(tmp_path: Path, flag: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "quadro", "serve", "--port", "0", "--max-batch", "0",
+        [sys.executable, "-m", "quadro", "serve", "--port", "0", flag, "0",
          "--store", str(tmp_path / "q.db")],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert result.returncode == 2
-    assert "--max-batch must be at least 1" in result.stderr
+    assert f"{flag} must be at least 1" in result.stderr
+    assert not (tmp_path / "q.db").exists(), "nothing is opened before the check"
 
 
 def test_public_address_with_explicit_flag_warns(tmp_path: Path) -> None:

@@ -11,19 +11,29 @@ from quadro_server.storage.sqlite import Durability
 
 # The most commands one group commit applies, unless configured.
 MAX_BATCH = 256
+# Batches a PostgreSQL store has in flight at once (see storage/batching.py).
+PIPELINE_DEPTH = 2
 
 
 def open_store(
-    url: str, *, durability: Durability = Durability.FULL, max_batch: int = MAX_BATCH
+    url: str,
+    *,
+    durability: Durability = Durability.FULL,
+    max_batch: int = MAX_BATCH,
+    pipeline_depth: int = PIPELINE_DEPTH,
 ) -> Store:
     """The store a URL names (not started yet). `max_batch`: the most commands one
-    commit applies (1 commits each call's commands on their own)."""
+    commit applies (1 commits each call's commands on their own). `pipeline_depth`:
+    batches in flight at once on PostgreSQL (1: each is sent once the last has
+    committed); SQLite commits one at a time."""
     if max_batch < 1:
         raise ValueError("max_batch must be at least 1")
+    if pipeline_depth < 1:
+        raise ValueError("pipeline_depth must be at least 1")
     if url.startswith(("postgresql://", "postgres://")):
         from quadro_server.storage.postgres import PostgresStore
 
-        return PostgresStore(url, max_batch=max_batch)
+        return PostgresStore(url, max_batch=max_batch, pipeline_depth=pipeline_depth)
     from quadro_server.storage.sqlite import SqliteStore
 
     return SqliteStore(url.removeprefix("sqlite://"), durability=durability, max_batch=max_batch)

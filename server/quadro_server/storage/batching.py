@@ -7,6 +7,14 @@ is committed at once. A batch takes whole calls, up to `max_batch` commands (a c
 with more commands than that is a batch of its own): the commands of one call, a batch
 RPC's items, always share one transaction. A store supplies `_commit_batch`, which
 applies a list of commands in one transaction and returns one outcome per command.
+
+A store may also send a batch ahead (`_send_ahead`): decide it on the state the batches
+in flight will leave, and send it to the database without waiting for them, so that
+the writer decides the next batch while the database commits the last. Up to
+`pipeline_depth` batches are then in flight. Their callers are still answered in
+order, each once its own commit is durable; a batch sent ahead that fails as a whole
+(the state it was decided on did not come about) is committed again the usual way,
+after every batch in flight has settled.
 """
 
 from __future__ import annotations
@@ -15,8 +23,9 @@ import abc
 import asyncio
 import collections
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from quadro import reasons
 from quadro_server.core.clock import now_us
@@ -59,21 +68,66 @@ class _Pending:
     future: asyncio.Future[Applied | QuadroError]
 
 
+class SentAheadFailed(Exception):
+    """A batch sent ahead applied nothing (the state it was decided on did not come
+    about, or it lost a race): commit it again the usual way."""
+
+
+@dataclass(slots=True)
+class SentAhead:
+    """A batch a store sent ahead. `sent` is done once the database has answered (the
+    writer wakes then); `settle`, awaited by the writer, gives the batch's outcomes, or
+    raises Unavailable (outcome unknown) or SentAheadFailed (nothing applied)."""
+
+    sent: asyncio.Future[Any]
+    settle: Callable[[], Awaitable[list[Applied | QuadroError]]]
+
+
+@dataclass(slots=True)
+class WriteStats:
+    """What a store's writer has done since it started."""
+
+    # Batches committed the usual way (one at a time, on the database's current state).
+    committed: int = 0
+    # Batches sent ahead of the ones in flight.
+    sent_ahead: int = 0
+    # Of those, the ones that failed as a whole and were committed again the usual way.
+    sent_again: int = 0
+
+
+@dataclass(slots=True)
+class _InFlight:
+    calls: list[_Pending]
+    ahead: SentAhead
+
+
 class BatchingStore(Store):
+    # Batches in flight at once; 1 commits one batch after another (see `_send_ahead`).
+    pipeline_depth = 1
+
     def __init__(self, max_batch: int) -> None:
         self.max_batch = max_batch
         # Calls waiting for a commit, each with its commands.
         self._pending: collections.deque[list[_Pending]] = collections.deque()
         self._writing: asyncio.Task[None] | None = None
+        # Set while the writer waits for a new call or for a batch in flight to settle.
+        self._wakeup: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listeners: list[CommitListener] = []
         self._last_now = 0
         self._closed = False
+        self.write_stats = WriteStats()
 
     @abc.abstractmethod
     async def _commit_batch(self, commands: list[Command], now: int) -> list[Applied | QuadroError]:
         """Apply `commands` at time `now` in one transaction; one outcome per command.
         Raise Unavailable if the store cannot commit (nothing of the batch applied)."""
+
+    async def _send_ahead(self, commands: list[Command], now: int) -> SentAhead | None:
+        """Decide `commands` on the state the batches in flight will leave and send them
+        without waiting for those; None when the batch needs the database's current
+        state (it is then committed the usual way once nothing is in flight)."""
+        return None
 
     def add_commit_listener(self, listener: CommitListener) -> None:
         self._listeners.append(listener)
@@ -100,24 +154,84 @@ class BatchingStore(Store):
         self._pending.append(call)
         if self._writing is None:
             self._writing = self._loop.create_task(self._write_all())
+        else:
+            self._wake()
         if len(futures) == 1:
             return [await futures[0]]
         return list(await asyncio.gather(*futures))
 
+    def _wake(self, _: object = None) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
     async def _write_all(self) -> None:
+        in_flight: collections.deque[_InFlight] = collections.deque()
         try:
-            while self._pending:
-                batch = self._pending.popleft()
-                while self._pending and len(batch) + len(self._pending[0]) <= self.max_batch:
-                    batch.extend(self._pending.popleft())
-                await self._commit(batch)
+            while self._pending or in_flight:
+                room = len(in_flight) < self.pipeline_depth
+                if self._pending and room:
+                    calls = self._next_batch()
+                    now = self._batch_time()
+                    ahead = None
+                    if self.pipeline_depth > 1:
+                        ahead = await self._send_ahead([p.command for p in calls], now)
+                    if ahead is not None:
+                        self.write_stats.sent_ahead += 1
+                        ahead.sent.add_done_callback(self._wake)
+                        in_flight.append(_InFlight(calls, ahead))
+                    else:
+                        await self._settle(in_flight, len(in_flight))
+                        await self._commit(calls, now)
+                elif room and not in_flight[0].ahead.sent.done():
+                    # Room for another batch but no call for it: wait for a call, or for
+                    # the oldest batch in flight to be answered, whichever comes first.
+                    assert self._loop is not None
+                    self._wakeup = self._loop.create_future()
+                    await self._wakeup
+                    self._wakeup = None
+                else:
+                    await self._settle(in_flight, 1)
         finally:
             self._writing = None
 
-    async def _commit(self, batch: list[_Pending]) -> None:
+    def _next_batch(self) -> list[_Pending]:
+        batch = self._pending.popleft()
+        while self._pending and len(batch) + len(self._pending[0]) <= self.max_batch:
+            batch.extend(self._pending.popleft())
+        return batch
+
+    def _batch_time(self) -> int:
         # One time for the whole batch, never earlier than the previous batch's.
         now = max(now_us(), self._last_now)
         self._last_now = now
+        return now
+
+    async def _settle(self, in_flight: collections.deque[_InFlight], count: int) -> None:
+        """Answer the callers of the `count` oldest batches in flight, in order. A batch
+        whose commit failed as a whole is committed again the usual way, after every
+        batch in flight: a later one may have been decided on what it would have left."""
+        again: list[list[_Pending]] = []
+        while count > 0 or (again and in_flight):
+            count -= 1
+            batch = in_flight.popleft()
+            outcomes: list[Applied | QuadroError]
+            try:
+                outcomes = await batch.ahead.settle()
+            except SentAheadFailed:
+                self.write_stats.sent_again += 1
+                again.append(batch.calls)
+                continue
+            except Unavailable as failure:
+                outcomes = [failure] * len(batch.calls)
+            except Exception:
+                log.exception("a batch of %d command(s) failed", len(batch.calls))
+                outcomes = [Internal("internal error", reason=reasons.INTERNAL)] * len(batch.calls)
+            self._answer(batch.calls, outcomes)
+        for calls in again:
+            await self._commit(calls, self._batch_time())
+
+    async def _commit(self, batch: list[_Pending], now: int) -> None:
+        self.write_stats.committed += 1
         outcomes: list[Applied | QuadroError]
         try:
             outcomes = await self._commit_batch([p.command for p in batch], now)
@@ -127,6 +241,9 @@ class BatchingStore(Store):
             # A bug in a store must never leave its callers waiting for ever.
             log.exception("a batch of %d command(s) failed", len(batch))
             outcomes = [Internal("internal error", reason=reasons.INTERNAL)] * len(batch)
+        self._answer(batch, outcomes)
+
+    def _answer(self, batch: list[_Pending], outcomes: list[Applied | QuadroError]) -> None:
         applied = [o for o in outcomes if isinstance(o, Applied)]
         self._publish([e for a in applied for e in a.events], _tasks_after(applied))
         for pending, outcome in zip(batch, outcomes, strict=True):

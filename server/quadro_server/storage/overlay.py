@@ -11,6 +11,7 @@ its first write.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -335,6 +336,11 @@ class Overlay:
 
     def head(self, board_id: str) -> tuple[int, int]:
         return self._heads[board_id]
+
+    @property
+    def heads(self) -> Mapping[BoardKey, tuple[int, int]]:
+        """Every loaded board's head as the batch leaves it."""
+        return self._heads
 
     def append_event(self, event: EventRecord) -> None:
         self._writes += 1

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -73,10 +73,16 @@ class EventFeed:
         for board_id, head in heads.items():
             self._expected[board_id] = max(head, self._expected.get(board_id, 0))
 
-    def settle(self) -> None:
-        """The local commit is over: delivered, or of unknown outcome, which the next
-        poll brings."""
-        self._expected.clear()
+    def settle(self, heads: Mapping[str, int] | None = None) -> None:
+        """A local commit is over (those of `heads`, or every one): delivered, or of
+        unknown outcome, which the next poll brings. A head a later commit in flight
+        expects stays expected."""
+        if heads is None:
+            self._expected.clear()
+            return
+        for board_id, head in heads.items():
+            if self._expected.get(board_id) == head:
+                del self._expected[board_id]
 
     async def _run(self) -> None:
         delay = 0.1

@@ -11,10 +11,14 @@ nobody has written the board since, and takes the rows it kept of that board as 
 are in the table. A board written by another replica meanwhile shows another revision:
 its kept rows are dropped and read again.
 
-Only what a commit is known to have made durable is kept: the rows a batch read under
-its locks, and what it wrote, once its COMMIT has succeeded. A failed batch, whatever
-failed in it, drops what was kept of its boards. Absence is never kept, and each kind
-of row is bounded by size, the rows written least recently dropped first.
+What is kept is what the replica's batches leave: the rows a batch read under its
+locks and what it wrote, with the board's revision and head after it. A batch learns
+what it leaves when its COMMIT has succeeded or, when it was sent ahead of the batches
+in flight (storage/batching.py), when it is sent: the next batch is decided on it, and
+checks in its own transaction that the revision it was decided on is the board's.
+A failed batch, whatever failed in it, drops what was kept of its boards. Absence is
+never kept, and each kind of row is bounded by size, the rows written least recently
+dropped first.
 """
 
 from __future__ import annotations
@@ -108,14 +112,20 @@ def _pop_oldest(rows: dict[ChildKey, tuple[R, int]]) -> tuple[ChildKey, tuple[R,
 
 class KnownRows:
     def __init__(self, budget: int = DEFAULT_BUDGET) -> None:
-        # Per board, the revision this replica's last commit on it left.
+        # Per board, the revision this replica's last batch on it leaves, and its head
+        # (sequence, time of that event).
         self._revisions: dict[str, int] = {}
+        self._heads: dict[str, tuple[int, int]] = {}
         self.tasks: _Bounded[TaskRecord] = _Bounded(budget, task_size)
         self.agents: _Bounded[AgentRecord] = _Bounded(budget, agent_size)
         self.data: _Bounded[DataRecord] = _Bounded(budget, data_size)
 
     def revision(self, board_id: str) -> int | None:
         return self._revisions.get(board_id)
+
+    def head(self, board_id: str) -> tuple[int, int] | None:
+        """The board's head as the replica's last batch on it leaves it, if known."""
+        return self._heads.get(board_id) if board_id in self._revisions else None
 
     def take(self, keys: Keys, loaded: Loaded, boards: set[str]) -> Keys:
         """Fill `loaded` with the kept rows that `keys` names on `boards`, and return
@@ -137,13 +147,18 @@ class KnownRows:
         boards = list(boards)
         for board in boards:
             self._revisions.pop(board, None)
+            self._heads.pop(board, None)
         for kind in (self.tasks, self.agents, self.data):
             kind.forget(boards)
 
     def learn(self, revisions: Mapping[str, int], overlay: Overlay) -> None:
-        """After a COMMIT: the boards it held with the revisions it left, the rows its
-        batch read under their locks and what it wrote."""
+        """What a batch leaves: the boards it held with the revisions it leaves, their
+        heads, the rows it read under their locks and what it wrote."""
         self._revisions.update(revisions)
+        for board in revisions:
+            head = overlay.heads.get(board)
+            if head is not None:
+                self._heads[board] = head
         loaded = overlay.loaded
         for kept, read, written in (
             (self.tasks, loaded.tasks, (overlay.new_tasks, overlay.changed_tasks)),

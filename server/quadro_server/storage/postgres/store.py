@@ -58,7 +58,12 @@ from quadro_server.core.results import ExpiredResult, StoredRequest
 from quadro_server.core.transaction import Applied
 from quadro_server.storage import migrations, rows
 from quadro_server.storage.base import NO_TASKS, EventPage, EventQuery, TaskQuery, TasksAfter
-from quadro_server.storage.batching import BatchingStore, pause_now_and_then
+from quadro_server.storage.batching import (
+    BatchingStore,
+    SentAhead,
+    SentAheadFailed,
+    pause_now_and_then,
+)
 from quadro_server.storage.overlay import (
     Keys,
     Loaded,
@@ -101,9 +106,11 @@ class PostgresStore(BatchingStore):
         pool_size: int = 8,
         poll_interval: float = 1.0,
         known_rows: int = DEFAULT_BUDGET,
+        pipeline_depth: int = 2,
         engine: Engine | None = None,
     ) -> None:
         super().__init__(max_batch)
+        self.pipeline_depth = pipeline_depth
         self.url = url
         self._engine = engine or Engine()
         idle = _IdleCheck(seconds=1.0)
@@ -131,6 +138,9 @@ class PostgresStore(BatchingStore):
         self._specs: dict[str, BoardRecord] = {}
         self._known = KnownRows(known_rows)
         self._feed = EventFeed(self, poll_interval)
+        # Set once the last batch sent ahead is on its way to the database: the next
+        # one waits for it, so that the database receives them in the order decided.
+        self._last_sent: asyncio.Event | None = None
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -194,6 +204,129 @@ class PostgresStore(BatchingStore):
             raise Unavailable(
                 f"the database is unavailable: {exc}", reason=reasons.STORE_UNAVAILABLE
             ) from exc
+
+    async def _send_ahead(self, commands: list[Command], now: int) -> SentAhead | None:
+        """Decide the batch on the rows this replica's batches leave (known_rows.py), the
+        ones in flight included, and send it at once: one round trip, which overlaps
+        with deciding the next batch. Its transaction starts by locking its boards and
+        checking that each is as the batch was decided on, revision and head
+        (`quadro_hold_boards`, migration 0009): if a batch before it did not commit, or
+        another replica wrote one of its boards, the transaction fails before writing
+        anything and the batch is committed again the usual way."""
+        decided = await self._decide_ahead(commands, now)
+        if decided is None:
+            return None
+        outcomes, overlay, held = decided
+        held.written = written_boards(overlay)
+        self._known.learn(held.left(), overlay)
+        previous, sent = self._last_sent, asyncio.Event()
+        self._last_sent = sent
+        transmit = asyncio.ensure_future(self._transmit(overlay, held, previous, sent))
+        heads = {board: overlay.head(board)[0] for board in overlay.moved_heads}
+
+        async def settle() -> list[Applied | QuadroError]:
+            try:
+                await transmit
+            except (psycopg.OperationalError, psycopg.InterfaceError, OSError) as exc:
+                self._known.forget(held.revisions)
+                self._feed.settle(heads)
+                if isinstance(exc, _RETRYABLE):
+                    raise SentAheadFailed from exc
+                log.warning("batch of %d command(s) failed: %s", len(commands), exc)
+                raise Unavailable(
+                    f"the database is unavailable: {exc}", reason=reasons.STORE_UNAVAILABLE
+                ) from exc
+            except Exception as exc:
+                self._known.forget(held.revisions)
+                self._feed.settle(heads)
+                if not isinstance(exc, _RETRYABLE):
+                    log.error("a batch sent ahead failed: %r", exc)
+                raise SentAheadFailed from exc
+            # No await from here to the batch's publication: no notification slips in.
+            self._feed.settle(heads)
+            return outcomes
+
+        return SentAhead(transmit, settle)
+
+    async def _decide_ahead(
+        self, commands: list[Command], now: int
+    ) -> tuple[list[Applied | QuadroError], Overlay, _Held] | None:
+        """The batch's outcomes and writes, decided on kept rows alone; None when it
+        needs anything the replica did not keep (a board, task, agent or entry it never
+        wrote or read, the holder of a task, a lease, an expiry), or when a command with
+        a request id is refused (it may be a retry, whose record the usual way reads)."""
+        if any(isinstance(c, ExpireRequests) for c in commands):
+            return None
+        candidates = [
+            ids.new_task_id(ids.DEFAULT_LENGTH) for c in commands if needs_generated_id(c)
+        ]
+        keys = keys_of(commands, candidates)
+        if keys.holders or keys.leases or not keys.boards:
+            return None
+        held, loaded = _Held(), Loaded()
+        for board in keys.boards:
+            revision, head = self._known.revision(board), self._known.head(board)
+            spec = self._specs.get(board)
+            if revision is None or head is None or spec is None:
+                return None
+            held.revisions[board] = revision
+            loaded.boards[board] = evolve(spec, head_sequence=head[0])
+            loaded.heads[board] = head
+        held.trusted.update(keys.boards)
+        # Request ids taken as new and generated ids as free, as in the usual way: the
+        # primary keys catch the rare one that is not, and the batch runs again.
+        loaded.requests.update(dict.fromkeys(keys.requests))
+        loaded.tasks.update(dict.fromkeys(keys.generated - keys.tasks))
+        rest = self._known.take(keys, loaded, keys.boards)
+        if rest.tasks or rest.agents or rest.data:
+            return None
+        overlay = Overlay(loaded, candidates)
+        outcomes: list[Applied | QuadroError] = []
+        for command in commands:
+            overlay.begin()
+            try:
+                outcomes.append(self._engine.apply(overlay, command, now))
+            except QuadroError as exc:
+                if command.request_id:
+                    return None
+                outcomes.append(exc)
+            except Exception:  # NeedRows, or a failure the usual way isolates
+                return None
+            await pause_now_and_then(len(outcomes))
+        return outcomes, overlay, held
+
+    async def _transmit(
+        self, overlay: Overlay, held: _Held, previous: asyncio.Event | None, sent: asyncio.Event
+    ) -> None:
+        """A batch decided ahead, in one round trip: its boards held at the revisions it
+        was decided on, its writes, COMMIT."""
+        try:
+            async with self._pool.connection() as conn:
+                if previous is not None:
+                    await previous.wait()
+                boards = sorted(held.revisions)
+                heads = [overlay.loaded.heads[b] for b in boards]
+                try:
+                    async with conn.pipeline():
+                        await conn.execute("BEGIN")
+                        await conn.execute(
+                            "SELECT quadro_hold_boards(%s, %s, %s, %s)",
+                            (
+                                boards,
+                                [held.revisions[b] for b in boards],
+                                [h[0] for h in heads],
+                                [h[1] for h in heads],
+                            ),
+                        )
+                        await self._write(conn, overlay, held)
+                        await conn.execute("COMMIT")
+                        sent.set()
+                except BaseException:
+                    if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+                        await conn.execute("ROLLBACK")
+                    raise
+        finally:
+            sent.set()
 
     async def _transaction(self, commands: list[Command], now: int) -> list[Applied | QuadroError]:
         # A batch first runs as if none of its request ids had been seen and none of the
