@@ -4,9 +4,9 @@ applied together in one store transaction."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from google.protobuf.message import Message
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
 from quadro import limits
 from quadro_server.api import convert
@@ -16,8 +16,6 @@ from quadro_server.core.transaction import Applied
 from quadro_server.storage.base import Store
 
 Item = TypeVar("Item")
-Outcome = TypeVar("Outcome", bound=Message)
-Answer = TypeVar("Answer", bound=Message)
 
 
 async def _apply_items(
@@ -44,22 +42,16 @@ async def run(
     store: Store,
     items: Sequence[Item],
     build: Callable[[Item], Command],
-    wrapper: Callable[..., Outcome],
-    answer: Callable[[Applied], Answer],
-) -> list[Outcome]:
-    """A batch call's results, one per item in order: its answer, or its error."""
-    return _outcomes(await _apply_items(store, items, build), wrapper, answer)
-
-
-def _outcomes(
-    applied: list[Applied | QuadroError],
-    wrapper: Callable[..., Outcome],
-    answer: Callable[[Applied], Answer],
-) -> list[Outcome]:
-    """Each item's answer, or its error, in the batch response's outcome message."""
-    return [
-        wrapper(error=convert.item_error(o))
-        if isinstance(o, QuadroError)
-        else wrapper(response=answer(o))
-        for o in applied
-    ]
+    outcomes: RepeatedCompositeFieldContainer[Any],
+    answer: Callable[[Applied, Any], None],
+) -> None:
+    """A batch call's results, one per item in order, added to the response's `outcomes`:
+    each applied item's answer written by `answer` into the outcome's `response`, each
+    failed item's error into its `error`. Written in place: a message built apart and
+    then set in another is copied, and a batch answers hundreds of items."""
+    for applied in await _apply_items(store, items, build):
+        outcome = outcomes.add()
+        if isinstance(applied, QuadroError):
+            outcome.error.CopyFrom(convert.item_error(applied))
+        else:
+            answer(applied, outcome.response)

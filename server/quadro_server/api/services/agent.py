@@ -72,23 +72,28 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         self, request: agent_pb2.BatchHeartbeatRequest, context: Context
     ) -> agent_pb2.BatchHeartbeatResponse:
         principal = self._ctx.principal(context)
-        results = await batches.run(
+        response = agent_pb2.BatchHeartbeatResponse()
+        await batches.run(
             self._ctx.store,
             request.requests,
             lambda item: _heartbeat_command(item, principal),
-            agent_pb2.HeartbeatOutcome,
-            self._heartbeat_answer,
+            response.results,
+            self._heartbeat_in,
         )
-        return agent_pb2.BatchHeartbeatResponse(results=results)
+        return response
 
     def _heartbeat_answer(self, applied: Applied) -> agent_pb2.HeartbeatResponse:
+        response = agent_pb2.HeartbeatResponse()
+        self._heartbeat_in(applied, response)
+        return response
+
+    def _heartbeat_in(self, applied: Applied, response: agent_pb2.HeartbeatResponse) -> None:
         result = result_of(applied, HeartbeatResult)
-        response = agent_pb2.HeartbeatResponse(agent=self._agent(result.agent))
+        response.agent.CopyFrom(self._agent(result.agent))
         if result.task is not None:
             response.task.CopyFrom(convert.task(result.task))
         if result.event is not None:
             response.event.CopyFrom(convert.event(result.event))
-        return response
 
     async def WatchAssignments(  # type: ignore[override]
         self, request: agent_pb2.WatchAssignmentsRequest, context: Context

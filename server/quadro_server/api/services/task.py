@@ -144,40 +144,46 @@ class TaskService(task_pb2_grpc.TaskServiceServicer):
         self, request: task_pb2.BatchPostTasksRequest, context: Context
     ) -> task_pb2.BatchPostTasksResponse:
         principal = self._ctx.principal(context)
-        results = await batches.run(
+        answer = _answer_in(request.view)
+        response = task_pb2.BatchPostTasksResponse()
+        await batches.run(
             self._ctx.store,
             request.requests,
             lambda item: requests.post_task(item, principal),
-            task_pb2.PostTaskOutcome,
-            _answers(task_pb2.PostTaskResponse, request.view),
+            response.results,
+            answer,
         )
-        return task_pb2.BatchPostTasksResponse(results=results)
+        return response
 
     async def BatchTransitionTasks(
         self, request: task_pb2.BatchTransitionTasksRequest, context: Context
     ) -> task_pb2.BatchTransitionTasksResponse:
         principal = self._ctx.principal(context)
-        results = await batches.run(
+        answer = _answer_in(request.view)
+        response = task_pb2.BatchTransitionTasksResponse()
+        await batches.run(
             self._ctx.store,
             request.requests,
             lambda item: _transition_command(item, principal),
-            task_pb2.TransitionTaskOutcome,
-            _answers(task_pb2.TransitionTaskResponse, request.view),
+            response.results,
+            answer,
         )
-        return task_pb2.BatchTransitionTasksResponse(results=results)
+        return response
 
     async def BatchPostResults(
         self, request: task_pb2.BatchPostResultsRequest, context: Context
     ) -> task_pb2.BatchPostResultsResponse:
         principal = self._ctx.principal(context)
-        results = await batches.run(
+        answer = _answer_in(request.view)
+        response = task_pb2.BatchPostResultsResponse()
+        await batches.run(
             self._ctx.store,
             request.requests,
             lambda item: _result_command(item, principal),
-            task_pb2.PostResultOutcome,
-            _answers(task_pb2.PostResultResponse, request.view),
+            response.results,
+            answer,
         )
-        return task_pb2.BatchPostResultsResponse(results=results)
+        return response
 
 
 def _posted_position(task: TaskRecord) -> int:
@@ -214,17 +220,28 @@ Answer = TypeVar(
 
 
 def _answer(applied: Applied, kind: type[Answer]) -> Answer:
+    response = kind()
+    _full(applied, response)
+    return response
+
+
+def _full(applied: Applied, response: Answer) -> None:
     result = result_of(applied, TaskResult)
-    return kind(task=convert.task(result.task), event=convert.event(_written(result)))
+    response.task.CopyFrom(convert.task(result.task))
+    response.event.CopyFrom(convert.event(_written(result)))
 
 
-def _answers(kind: type[Answer], view: int) -> Callable[[Applied], Answer]:
+def _event_only(applied: Applied, response: Answer) -> None:
+    response.event.CopyFrom(convert.event(_written(result_of(applied, TaskResult))))
+
+
+def _answer_in(view: int) -> Callable[[Applied, Answer], None]:
     """How a batch call answers each applied item, in the view it asked for (checked
     before anything is applied)."""
     if view in (task_pb2.BATCH_VIEW_UNSPECIFIED, task_pb2.BATCH_VIEW_FULL):
-        return lambda applied: _answer(applied, kind)
+        return _full
     if view == task_pb2.BATCH_VIEW_EVENT:
-        return lambda applied: kind(event=convert.event(_written(result_of(applied, TaskResult))))
+        return _event_only
     raise InvalidArgument.single("view", f"unknown batch view {view}")
 
 
