@@ -22,7 +22,6 @@ import contextlib
 import inspect
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -664,7 +663,7 @@ class ChiefAgent:
             async with limit:
                 try:
                     results = await self.client.transition_tasks(
-                        [self._move(a, self._remember(uuid.uuid4().hex)) for a in batch],
+                        [self._move(a, self._remember(quadro.new_request_id())) for a in batch],
                         event_only=True,  # only whether each move was applied counts
                     )
                 except errors.QuadroError as exc:
@@ -682,7 +681,7 @@ class ChiefAgent:
     async def _apply_one(self, action: Action) -> int:
         """0 applied, 1 lost a race, 2 failed."""
         request_id = action.request_id if isinstance(action, PostTask) else None
-        request_id = self._remember(request_id or uuid.uuid4().hex)
+        request_id = self._remember(request_id or quadro.new_request_id())
         try:
             self._learn(await self._call(action, request_id))
         except errors.QuadroError as exc:

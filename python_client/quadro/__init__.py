@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from quadro._assignment import Assignment
     from quadro._async_client import AsyncAssignments, AsyncClient, AsyncSubscription
     from quadro._batch import Beat, Move, NewTask, Result
-    from quadro._requests import event_type_name, from_value, to_value
+    from quadro._requests import event_type_name, from_value, new_request_id, to_value
     from quadro._sync_client import Assignments, Client, Subscription
     from quadro.retry import RetryPolicy
 
@@ -41,6 +41,7 @@ __all__ = [
     "event_type_name",
     "from_value",
     "names",
+    "new_request_id",
     "tls",
     "to_value",
 ]
@@ -61,6 +62,7 @@ _LAZY = {
     "from_value": ("quadro._requests", "from_value"),
     "to_value": ("quadro._requests", "to_value"),
     "event_type_name": ("quadro._requests", "event_type_name"),
+    "new_request_id": ("quadro._requests", "new_request_id"),
     "errors": ("quadro.errors", None),
     "batcher": ("quadro.batcher", None),
     "tls": ("quadro.tls", None),
