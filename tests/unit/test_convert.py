@@ -52,3 +52,20 @@ def test_the_events_kept_are_bounded() -> None:
     assert convert.event(records[0]) is not messages[0]
     assert convert.event(records[0]) == messages[0]
     assert convert.event(records[-1]) is messages[-1]
+
+
+def test_payloads_alike_share_one_struct_and_a_type_is_part_of_the_value() -> None:
+    posted = dataclasses.replace(record(200), payload={"profile": "fast", "priority": 1})
+    flagged = dataclasses.replace(record(201), payload={"profile": "fast", "priority": True})
+    assert convert.event(posted).payload.fields["priority"].number_value == 1
+    assert convert.event(flagged).payload.fields["priority"].bool_value is True
+    # A message's payload is its own copy: changing one leaves the next alike intact.
+    convert.event(posted).payload.fields["profile"].string_value = "changed"
+    again = dataclasses.replace(record(202), payload={"profile": "fast", "priority": 1})
+    assert dict(convert.event(again).payload) == {"profile": "fast", "priority": 1}
+
+
+def test_the_payloads_kept_are_bounded() -> None:
+    for i in range(convert._PAYLOADS_KEPT + 10):
+        convert.event(dataclasses.replace(record(300 + i), payload={"note": f"n{i}"}))
+    assert len(convert._payloads) <= convert._PAYLOADS_KEPT

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.rpc import code_pb2
@@ -128,9 +129,27 @@ def event(record: EventRecord) -> event_pb2.Event:
     return message
 
 
+# Payloads repeat (a task's profile and priority): each distinct one is built as a Struct
+# once, a third of the cost of building it (Struct.update is Python), and copied into
+# its events. Bounded: the kept ones are dropped all at once when there are too many.
+_PAYLOADS_KEPT = 1024
+_payloads: dict[tuple[tuple[str, type, str | int], ...], struct_pb2.Struct] = {}
+
+
+def _payload(values: Mapping[str, str | int]) -> struct_pb2.Struct:
+    # The type too: True and 1 are equal keys, but not the same value in a Struct.
+    key = tuple((name, type(value), value) for name, value in values.items())
+    found = _payloads.get(key)
+    if found is None:
+        if len(_payloads) >= _PAYLOADS_KEPT:
+            _payloads.clear()
+        found = _payloads[key] = struct_pb2.Struct()
+        found.update(dict(values))
+    return found
+
+
 def _event(record: EventRecord) -> event_pb2.Event:
-    payload = struct_pb2.Struct()
-    payload.update(dict(record.payload))
+    payload = _payload(record.payload)
     return event_pb2.Event(
         sequence=record.sequence,
         board=names.board_name(record.board_id),
@@ -211,6 +230,17 @@ def event_entry(record: EventRecord) -> bytes:
     """The event as one entry of SubscribeEventsResponse.events, ready to concatenate."""
     body = event(record).SerializeToString()
     return _EVENTS_FIELD_TAG + _varint(len(body)) + body
+
+
+# Field 3 of WatchAssignmentsResponse (`repeated Task tasks`), wire type 2: a message of
+# an assignment stream is a subscription message followed by the tasks it names.
+_TASKS_FIELD_TAG = bytes([(3 << 3) | 2])
+
+
+def assigned_task_entry(record: TaskRecord) -> bytes:
+    """The task as one entry of WatchAssignmentsResponse.tasks, ready to concatenate."""
+    body = task(record).SerializeToString()
+    return _TASKS_FIELD_TAG + _varint(len(body)) + body
 
 
 def subscription_message(entries: list[bytes], positions: dict[str, int]) -> bytes:

@@ -104,13 +104,17 @@ class _Window:
 @dataclass(slots=True)
 class Scan:
     """What a reader at some position gets from the window: the matching events, already
-    encoded and joined, how many they are, and the position the scan reached. Readers
-    that share a scan can share the whole message built from it (`framed`)."""
+    encoded and joined, and as records; and the position the scan reached. Readers that
+    share a scan can share the whole message built from it (`framed`)."""
 
     wire: bytes
-    count: int
+    records: list[EventRecord]
     position: int
     framed: bytes | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.records)
 
 
 class EventHub:
@@ -202,6 +206,7 @@ class EventHub:
         if found is not None:
             return found
         chunks: list[bytes] = []
+        records: list[EventRecord] = []
         size = 0
         position = after
         start = after - window.first + 1
@@ -213,9 +218,10 @@ class EventHub:
                 if chunks and size + len(wire) > max_bytes:
                     break
                 chunks.append(wire)
+                records.append(item.record)
                 size += len(wire)
             position = item.record.sequence
-        result = Scan(b"".join(chunks), len(chunks), position)
+        result = Scan(b"".join(chunks), records, position)
         self._scans[key] = result
         if len(self._scans) > _SCANS_KEPT:
             self._scans.popitem(last=False)

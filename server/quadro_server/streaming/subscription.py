@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from quadro import limits, reasons
 from quadro_server.core.errors import Unavailable
 from quadro_server.core.event_filter import EventFilter
+from quadro_server.core.records import EventRecord
 from quadro_server.storage.base import EventQuery, Store
 from quadro_server.streaming.hub import Encoder, EventHub
 
 # Builds one wire message from encoded events and the positions reached, by board id.
 Framer = Callable[[list[bytes], dict[str, int]], bytes]
+# Sends one wire message; given the events it carries, as records, too.
+Send = Callable[[bytes, Sequence[EventRecord]], Awaitable[None]]
 
 # At most this many events in one message (and at most PAGE_MAX_BYTES of them).
 MAX_EVENTS_PER_MESSAGE = 512
@@ -47,7 +50,7 @@ class Subscription:
         self._frame = frame
         self.positions: dict[str, int] = {}
 
-    async def run(self, send: Callable[[bytes], Awaitable[None]]) -> None:
+    async def run(self, send: Send) -> None:
         """Send wire messages, forever; ends with Unavailable when the server shuts down.
         Messages are sent rather than yielded: each layer of async generators between
         the stream and the transport costs every message of every subscriber."""
@@ -63,25 +66,25 @@ class Subscription:
                     found = await self._store.get_board(board)
                     start = found.head_sequence if found is not None else 0
                 self.positions[board] = start
-            await send(self._frame([], dict(self.positions)))
+            await send(self._frame([], dict(self.positions)), ())
             last_sent = time.monotonic()
             while not self._hub.closing:
                 wake.clear()
                 shared = self._shared_message()
                 if shared is not None:
-                    await send(shared)
+                    await send(*shared)
                     last_sent = time.monotonic()
                     continue
-                chunks, moved = await self._collect()
+                chunks, records, moved = await self._collect()
                 if chunks:
-                    await send(self._frame(chunks, dict(self.positions)))
+                    await send(self._frame(chunks, dict(self.positions)), records)
                     last_sent = time.monotonic()
                     continue
                 if moved:
                     continue  # scanned past non-matching events; there may be more to read
                 remaining = spec.progress_interval - (time.monotonic() - last_sent)
                 if remaining <= 0:
-                    await send(self._frame([], dict(self.positions)))
+                    await send(self._frame([], dict(self.positions)), ())
                     last_sent = time.monotonic()
                     continue
                 # A timer that sets the same event: cheaper than asyncio.wait_for, which
@@ -97,10 +100,10 @@ class Subscription:
         finally:
             self._hub.unwatch(spec.boards, wake.set)
 
-    def _shared_message(self) -> bytes | None:
+    def _shared_message(self) -> tuple[bytes, list[EventRecord]] | None:
         """For a one-board subscription near the head, the next message from the hub,
-        framed once and shared by every subscriber at the same place; None otherwise
-        (nothing new, or the general path is needed)."""
+        framed once and shared by every subscriber at the same place, and its events;
+        None otherwise (nothing new, or the general path is needed)."""
         if len(self._spec.boards) != 1:
             return None
         (board,) = self._spec.boards
@@ -113,12 +116,13 @@ class Subscription:
         if scan.framed is None:
             scan.framed = self._frame([scan.wire], {board: scan.position})
         self.positions[board] = scan.position
-        return scan.framed
+        return scan.framed, scan.records
 
-    async def _collect(self) -> tuple[list[bytes], bool]:
-        """Matching events after the positions, within one message's budget; and whether
-        any position moved."""
+    async def _collect(self) -> tuple[list[bytes], list[EventRecord], bool]:
+        """Matching events after the positions, within one message's budget, encoded and
+        as records; and whether any position moved."""
         chunks: list[bytes] = []
+        records: list[EventRecord] = []
         count = 0
         size = 0
         moved = False
@@ -132,6 +136,7 @@ class Subscription:
             if scan is not None:
                 if scan.count:
                     chunks.append(scan.wire)
+                    records.extend(scan.records)
                     count += scan.count
                     size += len(scan.wire)
                 self.positions[board] = scan.position
@@ -145,6 +150,7 @@ class Subscription:
                     if count and size + len(wire) > limits.PAGE_MAX_BYTES:
                         break
                     chunks.append(wire)
+                    records.append(event)
                     count += 1
                     size += len(wire)
                     self.positions[board] = event.sequence
@@ -153,4 +159,4 @@ class Subscription:
                         # Nothing else matches up to the head the page was read at.
                         self.positions[board] = max(self.positions[board], page.head_sequence)
             moved = moved or self.positions[board] != after
-        return chunks, moved
+        return chunks, records, moved

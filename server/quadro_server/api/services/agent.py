@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import grpc
 
 from quadro import reasons
-from quadro.v1 import agent_pb2, agent_pb2_grpc, event_pb2
+from quadro.v1 import agent_pb2, agent_pb2_grpc
 from quadro_server.api import batches, convert, pagination, requests
 from quadro_server.api.gate import CALLER, own_agent
 from quadro_server.api.services.context import ServiceContext, result_of
@@ -13,7 +15,7 @@ from quadro_server.api.validation import Violations
 from quadro_server.core import names
 from quadro_server.core.commands import Heartbeat
 from quadro_server.core.errors import NotFound
-from quadro_server.core.records import AgentRecord, TaskRecord
+from quadro_server.core.records import AgentRecord, EventRecord, TaskRecord
 from quadro_server.core.results import AgentResult, HeartbeatResult
 from quadro_server.core.transaction import Applied
 from quadro_server.streaming.subscription import Subscription
@@ -108,20 +110,20 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         await self._ctx.require_board(board_id)
         store, hub = self._ctx.store, self._ctx.hub
 
-        async def send(message: bytes) -> None:
-            events = event_pb2.SubscribeEventsResponse.FromString(message).events
+        async def send(message: bytes, events: Sequence[EventRecord]) -> None:
             if events:
-                ids = [names.parse_child_name(e.task, "tasks").child_id for e in events]
                 found: dict[str, TaskRecord] = {}
-                for event, task_id in zip(events, ids, strict=True):
+                for event in events:
                     known = hub.task_after(board_id, event.sequence)
                     if known is not None:
-                        found[task_id] = known
-                unknown = [i for i in ids if i not in found]
+                        found[event.task_id] = known
+                named = dict.fromkeys(e.task_id for e in events)
+                unknown = [i for i in named if i not in found]
                 if unknown:
                     found.update(await store.get_tasks(board_id, unknown))
-                tasks = [convert.task(found[i]) for i in dict.fromkeys(ids) if i in found]
-                message += agent_pb2.WatchAssignmentsResponse(tasks=tasks).SerializeToString()
+                message += b"".join(
+                    convert.assigned_task_entry(found[i]) for i in named if i in found
+                )
             await context.write(message)
 
         with self._ctx.streams.hold(self._ctx.principal(context)):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import grpc
 
 from quadro.v1 import event_pb2, event_pb2_grpc
 from quadro_server.api import convert, pagination, requests
 from quadro_server.api.services.context import ServiceContext
+from quadro_server.core.records import EventRecord
 from quadro_server.streaming.subscription import Subscription
 
 Context = grpc.aio.ServicerContext[object, object]
@@ -53,4 +55,8 @@ class EventService(event_pb2_grpc.EventServiceServicer):
                 convert.event_entry,
                 convert.subscription_message,
             )
-            await subscription.run(context.write)
+
+            async def send(message: bytes, _: Sequence[EventRecord]) -> None:
+                await context.write(message)
+
+            await subscription.run(send)
