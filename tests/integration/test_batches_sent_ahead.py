@@ -74,9 +74,11 @@ async def test_batches_sent_ahead_are_answered_in_order_on_one_gapless_log(
     posts = [[c.PostTask(board_id="b", task_type="t", label=f"{i}-{j}") for j in range(5)]
              for i in range(40)]  # fmt: skip
     answers = await one_after_another(a, posts)
-    # Calls that come while the pipeline is full share the next batch.
+    # Calls that come while the pipeline is full share the next batch. (A batch may
+    # also be sent again: on a busy machine the database can take up a batch's
+    # transaction before the one sent before it, which then holds its board at the
+    # wrong revision.)
     assert a.write_stats.sent_ahead - before >= 2
-    assert a.write_stats.sent_again == 0
     tasks = [task_of(o) for batch in answers for o in batch]
     moves = [
         c.TransitionTask(board_id="b", task_id=t, to_status=IN_PROGRESS, assignee="w")
@@ -111,7 +113,6 @@ async def test_a_result_decided_while_its_assignment_is_in_flight(
         [c.PostResult(board_id="b", task_id=task, output="ok", agent="w")],
     ])  # fmt: skip
     assert a.write_stats.sent_ahead == before + 2
-    assert a.write_stats.sent_again == 0
     assert task_of(moved[0]) == task_of(done[0]) == task
     assert isinstance(done[0], Applied)
     assert isinstance(done[0].result, TaskResult)
@@ -214,3 +215,33 @@ def test_the_guard_refuses_a_board_not_as_decided(postgres_database: str) -> Non
             with pytest.raises(psycopg.errors.SerializationFailure):
                 conn.execute("SELECT quadro_hold_boards(%s, %s, %s, %s)",
                              (["b"], [wrong[0]], [wrong[1]], [wrong[2]]))  # fmt: skip
+
+
+async def test_a_batch_that_committed_is_answered_while_the_next_is_decided(
+    replicas: tuple[PostgresStore, PostgresStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, _ = replicas
+    await a.execute(c.PostTask(board_id="b", task_type="t", label="first"))
+    decide = a._decide_ahead
+    deciding = asyncio.Event()
+    go_on = asyncio.Event()
+
+    async def slow_second(commands: list[c.Command], now: int) -> object:
+        if any(getattr(command, "label", "") == "second" for command in commands):
+            deciding.set()
+            await go_on.wait()  # a decision that takes a long while
+        return await decide(commands, now)
+
+    monkeypatch.setattr(a, "_decide_ahead", slow_second)
+    first = asyncio.create_task(a.execute(c.PostTask(board_id="b", task_type="t", label="one")))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    second = asyncio.create_task(a.execute(c.PostTask(board_id="b", task_type="t", label="second")))
+    await asyncio.wait_for(deciding.wait(), 10)
+    # The first batch's caller is answered once its commit is durable, not once the
+    # writer is done with the next batch.
+    assert task_of(await asyncio.wait_for(first, 10))
+    assert not second.done()
+    go_on.set()
+    assert task_of(await asyncio.wait_for(second, 10))
+    await assert_one_gapless_log(a, 3)

@@ -4,6 +4,7 @@ whom it wakes, and that readers at the same place share one scan."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 
@@ -111,6 +112,20 @@ async def test_events_become_visible_when_their_watchers_are_woken() -> None:
     later = hub.scan("b", 0, EVERYTHING, 10, 1000)
     assert later is not None
     assert later.position == 2
+
+
+async def test_a_fan_out_to_a_few_watchers_goes_at_once() -> None:
+    """A Chief, workers and an observer or two are woken on every commit, in the next
+    turns of the loop, with no coalescing window, however long the last fan-out took."""
+    hub = EventHub(encode_sequence, window=100)
+    woken: list[int] = []
+    for i in range(16):
+        hub.watch(["b"], functools.partial(woken.append, i))
+    hub._last_fan_out = 0.5  # as if the last one had been slow
+    hub.publish([event("b", 1)])
+    for _ in range(4):  # four turns: a chunk of watchers each
+        await asyncio.sleep(0)
+    assert sorted(woken) == list(range(16))
 
 
 async def test_a_slow_fan_out_spaces_out_the_next_one() -> None:

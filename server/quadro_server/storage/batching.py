@@ -22,8 +22,9 @@ from __future__ import annotations
 import abc
 import asyncio
 import collections
+import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,12 +76,15 @@ class SentAheadFailed(Exception):
 
 @dataclass(slots=True)
 class SentAhead:
-    """A batch a store sent ahead. `sent` is done once the database has answered (the
-    writer wakes then); `settle`, awaited by the writer, gives the batch's outcomes, or
-    raises Unavailable (outcome unknown) or SentAheadFailed (nothing applied)."""
+    """A batch a store sent ahead. `sent` is done once the database has answered; then
+    `outcome` gives the batch's outcomes, or raises Unavailable (outcome unknown) or
+    SentAheadFailed (nothing applied). When `sent` succeeded, `outcome` is called at
+    once, from its callback: the callers of a batch that committed are answered without
+    waiting for the writer to be done deciding the next one. Failures are the writer's,
+    handled in order."""
 
     sent: asyncio.Future[Any]
-    settle: Callable[[], Awaitable[list[Applied | QuadroError]]]
+    outcome: Callable[[], list[Applied | QuadroError]]
 
 
 @dataclass(slots=True)
@@ -99,6 +103,8 @@ class WriteStats:
 class _InFlight:
     calls: list[_Pending]
     ahead: SentAhead
+    # Its callers are answered, or being answered: by `sent`'s callback or the writer.
+    settled: bool = False
 
 
 class BatchingStore(Store):
@@ -177,8 +183,9 @@ class BatchingStore(Store):
                         ahead = await self._send_ahead([p.command for p in calls], now)
                     if ahead is not None:
                         self.write_stats.sent_ahead += 1
-                        ahead.sent.add_done_callback(self._wake)
-                        in_flight.append(_InFlight(calls, ahead))
+                        batch = _InFlight(calls, ahead)
+                        ahead.sent.add_done_callback(functools.partial(self._sent, batch))
+                        in_flight.append(batch)
                     else:
                         await self._settle(in_flight, len(in_flight))
                         await self._commit(calls, now)
@@ -193,6 +200,14 @@ class BatchingStore(Store):
                     await self._settle(in_flight, 1)
         finally:
             self._writing = None
+
+    def _sent(self, batch: _InFlight, sent: asyncio.Future[Any]) -> None:
+        """A batch sent ahead is back: if it committed, its callers are answered now.
+        Whatever happened, the writer is woken (a failure is its to handle)."""
+        if not batch.settled and not sent.cancelled() and sent.exception() is None:
+            batch.settled = True
+            self._answer(batch.calls, batch.ahead.outcome())
+        self._wake()
 
     def _next_batch(self) -> list[_Pending]:
         batch = self._pending.popleft()
@@ -214,9 +229,14 @@ class BatchingStore(Store):
         while count > 0 or (again and in_flight):
             count -= 1
             batch = in_flight.popleft()
+            if not batch.ahead.sent.done():
+                await asyncio.wait([batch.ahead.sent])
+            if batch.settled:
+                continue  # answered as soon as it came back
+            batch.settled = True
             outcomes: list[Applied | QuadroError]
             try:
-                outcomes = await batch.ahead.settle()
+                outcomes = batch.ahead.outcome()
             except SentAheadFailed:
                 self.write_stats.sent_again += 1
                 again.append(batch.calls)

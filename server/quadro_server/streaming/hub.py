@@ -25,6 +25,10 @@ Wake = Callable[[], None]
 _SCANS_KEPT = 4096
 # Watchers woken per turn of the event loop.
 _WAKE_CHUNK = 4
+# A fan-out to this many watchers or fewer goes at once: a Chief, a few workers and a
+# watcher or two are woken on every commit. Coalescing is for many more, whose sends
+# would otherwise take the event loop from the writers.
+_FAN_OUT_AT_ONCE = 16
 # Fan-out coalescing: the window grows by this much per watcher, up to the maximum.
 _FAN_OUT_SECONDS_PER_WATCHER = 60e-6
 FAN_OUT_WINDOW_MAX = 0.06
@@ -165,7 +169,7 @@ class EventHub:
         # the window: pacing then spaces the fan-outs out so that calls keep coming in,
         # trading latency for the writers' throughput.
         watchers = self.watcher_count
-        if watchers <= _WAKE_CHUNK:
+        if watchers <= _FAN_OUT_AT_ONCE:
             return 0.0
         window = min(FAN_OUT_WINDOW_MAX, watchers * _FAN_OUT_SECONDS_PER_WATCHER)
         return max(window, min(self._last_fan_out, _FAN_OUT_PACING_MAX))

@@ -89,6 +89,8 @@ _RETRYABLE = (
     pg_errors.LockNotAvailable,
 )
 _ATTEMPTS = 8
+# The connection or the server failed: what happened to a transaction is unknown.
+_LOST_CONNECTION = (psycopg.OperationalError, psycopg.InterfaceError, OSError)
 # All replicas migrating at once take turns on this advisory lock.
 _MIGRATION_LOCK = zlib.crc32(b"quadro.migrations")
 
@@ -197,7 +199,7 @@ class PostgresStore(BatchingStore):
                         outcome = Internal("internal error", reason=reasons.INTERNAL)
                     outcomes.append(outcome)
                 return outcomes
-        except (psycopg.OperationalError, psycopg.InterfaceError, OSError) as exc:
+        except _LOST_CONNECTION as exc:
             # The connection or the server failed: the outcome of the batch is unknown
             # to the callers, who retry with the same request ids (never a wrong answer).
             log.warning("batch of %d command(s) failed: %s", len(commands), exc)
@@ -224,29 +226,24 @@ class PostgresStore(BatchingStore):
         transmit = asyncio.ensure_future(self._transmit(overlay, held, previous, sent))
         heads = {board: overlay.head(board)[0] for board in overlay.moved_heads}
 
-        async def settle() -> list[Applied | QuadroError]:
-            try:
-                await transmit
-            except (psycopg.OperationalError, psycopg.InterfaceError, OSError) as exc:
-                self._known.forget(held.revisions)
-                self._feed.settle(heads)
-                if isinstance(exc, _RETRYABLE):
-                    raise SentAheadFailed from exc
-                log.warning("batch of %d command(s) failed: %s", len(commands), exc)
-                raise Unavailable(
-                    f"the database is unavailable: {exc}", reason=reasons.STORE_UNAVAILABLE
-                ) from exc
-            except Exception as exc:
-                self._known.forget(held.revisions)
-                self._feed.settle(heads)
-                if not isinstance(exc, _RETRYABLE):
-                    log.error("a batch sent ahead failed: %r", exc)
-                raise SentAheadFailed from exc
-            # No await from here to the batch's publication: no notification slips in.
+        def outcome() -> list[Applied | QuadroError]:
+            # No await between this and the batch's publication: no notification slips in.
             self._feed.settle(heads)
-            return outcomes
+            failure = asyncio.CancelledError() if transmit.cancelled() else transmit.exception()
+            if failure is None:
+                return outcomes
+            self._known.forget(held.revisions)
+            if isinstance(failure, _RETRYABLE):
+                raise SentAheadFailed from failure
+            if isinstance(failure, (*_LOST_CONNECTION, asyncio.CancelledError)):
+                log.warning("batch of %d command(s) failed: %s", len(commands), failure)
+                raise Unavailable(
+                    f"the database is unavailable: {failure}", reason=reasons.STORE_UNAVAILABLE
+                ) from failure
+            log.error("a batch sent ahead failed: %r", failure)
+            raise SentAheadFailed from failure
 
-        return SentAhead(transmit, settle)
+        return SentAhead(transmit, outcome)
 
     async def _decide_ahead(
         self, commands: list[Command], now: int
@@ -696,7 +693,7 @@ class PostgresStore(BatchingStore):
         try:
             async with self._pool.connection() as conn:
                 return await fn(conn)
-        except (psycopg.OperationalError, psycopg.InterfaceError, OSError) as exc:
+        except _LOST_CONNECTION as exc:
             raise Unavailable(
                 f"the database is unavailable: {exc}", reason=reasons.STORE_UNAVAILABLE
             ) from exc
