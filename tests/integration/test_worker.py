@@ -79,20 +79,25 @@ async def test_takes_an_assignment_and_posts_the_result(
 
 
 class CountingClient(quadro.AsyncClient):
-    """A real client that remembers the heartbeat calls it makes."""
+    """A real client that remembers the heartbeat calls it made, once answered, and
+    their answers."""
 
     def __init__(self, address: str) -> None:
         super().__init__(address)
         self.single: int = 0
         self.batches: list[list[quadro.Beat]] = []
+        self.answers: list[list[Any]] = []
 
     async def heartbeat(self, *args: Any, **kw: Any) -> Any:
         self.single += 1
         return await super().heartbeat(*args, **kw)
 
     async def heartbeats(self, beats: Any) -> Any:
-        self.batches.append(list(beats))
-        return await super().heartbeats(self.batches[-1])
+        made = list(beats)
+        answers = await super().heartbeats(made)
+        self.batches.append(made)
+        self.answers.append(list(answers))
+        return answers
 
 
 async def test_heartbeats_of_all_tasks_at_work_go_in_one_call(
@@ -114,6 +119,7 @@ async def test_heartbeats_of_all_tasks_at_work_go_in_one_call(
             async def all_beating() -> bool:
                 return bool(counting.batches) and len(counting.batches[-1]) == 5
 
+            # Answered before the tasks may finish: each beat found its task at work.
             await until(all_beating, "one heartbeat call for the five tasks")
             release.set()
             for task in posted:
@@ -121,9 +127,10 @@ async def test_heartbeats_of_all_tasks_at_work_go_in_one_call(
     finally:
         await counting.close()
     assert counting.single == 0
-    full = [b for b in counting.batches if len(b) == 5]
-    assert {b.task for b in full[0]} == {t.name for t in posted}
-    assert all(b.attempt == 1 for b in full[0])
+    full = [i for i, b in enumerate(counting.batches) if len(b) == 5]
+    assert {b.task for b in counting.batches[full[0]]} == {t.name for t in posted}
+    assert all(b.attempt == 1 for b in counting.batches[full[0]])
+    assert {a.event.task for a in counting.answers[full[0]]} == {t.name for t in posted}
     for task in posted:
         beats = [
             e
