@@ -226,10 +226,14 @@ def lineage_hop(record: TaskRecord, depth: int) -> task_pb2.LineageHop:
     )
 
 
+def _entry(tag: bytes, body: bytes) -> bytes:
+    """One length-delimited entry of a repeated message field: its tag, length, bytes."""
+    return tag + _varint(len(body)) + body
+
+
 def event_entry(record: EventRecord) -> bytes:
     """The event as one entry of SubscribeEventsResponse.events, ready to concatenate."""
-    body = event(record).SerializeToString()
-    return _EVENTS_FIELD_TAG + _varint(len(body)) + body
+    return _entry(_EVENTS_FIELD_TAG, event(record).SerializeToString())
 
 
 # Field 3 of WatchAssignmentsResponse (`repeated Task tasks`), wire type 2: a message of
@@ -239,8 +243,7 @@ _TASKS_FIELD_TAG = bytes([(3 << 3) | 2])
 
 def assigned_task_entry(record: TaskRecord) -> bytes:
     """The task as one entry of WatchAssignmentsResponse.tasks, ready to concatenate."""
-    body = task(record).SerializeToString()
-    return _TASKS_FIELD_TAG + _varint(len(body)) + body
+    return _entry(_TASKS_FIELD_TAG, task(record).SerializeToString())
 
 
 def subscription_message(entries: list[bytes], positions: dict[str, int]) -> bytes:

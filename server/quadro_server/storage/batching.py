@@ -63,6 +63,16 @@ def _tasks_after(applied: list[Applied]) -> dict[tuple[str, int], TaskRecord]:
     }
 
 
+def _failed(count: int, failure: Exception) -> list[Applied | QuadroError]:
+    """The outcomes of a batch that failed as a whole, called from its `except`: each
+    command Unavailable (its outcome unknown: the caller retries), or, for anything
+    else, a bug in a store, an internal error, so that no caller is left waiting."""
+    if isinstance(failure, Unavailable):
+        return [failure] * count
+    log.exception("a batch of %d command(s) failed", count)
+    return [Internal("internal error", reason=reasons.INTERNAL)] * count
+
+
 @dataclass(slots=True)
 class _Pending:
     command: Command
@@ -241,11 +251,8 @@ class BatchingStore(Store):
                 self.write_stats.sent_again += 1
                 again.append(batch.calls)
                 continue
-            except Unavailable as failure:
-                outcomes = [failure] * len(batch.calls)
-            except Exception:
-                log.exception("a batch of %d command(s) failed", len(batch.calls))
-                outcomes = [Internal("internal error", reason=reasons.INTERNAL)] * len(batch.calls)
+            except Exception as exc:
+                outcomes = _failed(len(batch.calls), exc)
             self._answer(batch.calls, outcomes)
         for calls in again:
             await self._commit(calls, self._batch_time())
@@ -255,12 +262,8 @@ class BatchingStore(Store):
         outcomes: list[Applied | QuadroError]
         try:
             outcomes = await self._commit_batch([p.command for p in batch], now)
-        except Unavailable as failure:
-            outcomes = [failure] * len(batch)
-        except Exception:
-            # A bug in a store must never leave its callers waiting for ever.
-            log.exception("a batch of %d command(s) failed", len(batch))
-            outcomes = [Internal("internal error", reason=reasons.INTERNAL)] * len(batch)
+        except Exception as exc:
+            outcomes = _failed(len(batch), exc)
         self._answer(batch, outcomes)
 
     def _answer(self, batch: list[_Pending], outcomes: list[Applied | QuadroError]) -> None:

@@ -125,7 +125,7 @@ class KnownRows:
 
     def head(self, board_id: str) -> tuple[int, int] | None:
         """The board's head as the replica's last batch on it leaves it, if known."""
-        return self._heads.get(board_id) if board_id in self._revisions else None
+        return self._heads.get(board_id)
 
     def take(self, keys: Keys, loaded: Loaded, boards: set[str]) -> Keys:
         """Fill `loaded` with the kept rows that `keys` names on `boards`, and return

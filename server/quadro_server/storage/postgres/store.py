@@ -24,12 +24,13 @@ notification would have missed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
 import weakref
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -200,12 +201,8 @@ class PostgresStore(BatchingStore):
                     outcomes.append(outcome)
                 return outcomes
         except _LOST_CONNECTION as exc:
-            # The connection or the server failed: the outcome of the batch is unknown
-            # to the callers, who retry with the same request ids (never a wrong answer).
             log.warning("batch of %d command(s) failed: %s", len(commands), exc)
-            raise Unavailable(
-                f"the database is unavailable: {exc}", reason=reasons.STORE_UNAVAILABLE
-            ) from exc
+            raise _unavailable(exc) from exc
 
     async def _send_ahead(self, commands: list[Command], now: int) -> SentAhead | None:
         """Decide the batch on the rows this replica's batches leave (known_rows.py), the
@@ -237,9 +234,7 @@ class PostgresStore(BatchingStore):
                 raise SentAheadFailed from failure
             if isinstance(failure, (*_LOST_CONNECTION, asyncio.CancelledError)):
                 log.warning("batch of %d command(s) failed: %s", len(commands), failure)
-                raise Unavailable(
-                    f"the database is unavailable: {failure}", reason=reasons.STORE_UNAVAILABLE
-                ) from failure
+                raise _unavailable(failure) from failure
             log.error("a batch sent ahead failed: %r", failure)
             raise SentAheadFailed from failure
 
@@ -254,13 +249,10 @@ class PostgresStore(BatchingStore):
         a request id is refused (it may be a retry, whose record the usual way reads)."""
         if any(isinstance(c, ExpireRequests) for c in commands):
             return None
-        candidates = [
-            ids.new_task_id(ids.DEFAULT_LENGTH) for c in commands if needs_generated_id(c)
-        ]
-        keys = keys_of(commands, candidates)
+        candidates, keys, loaded, _ = _planned(commands, assume_new=True)
         if keys.holders or keys.leases or not keys.boards:
             return None
-        held, loaded = _Held(), Loaded()
+        held = _Held()
         for board in keys.boards:
             revision, head = self._known.revision(board), self._known.head(board)
             spec = self._specs.get(board)
@@ -270,10 +262,6 @@ class PostgresStore(BatchingStore):
             loaded.boards[board] = evolve(spec, head_sequence=head[0])
             loaded.heads[board] = head
         held.trusted.update(keys.boards)
-        # Request ids taken as new and generated ids as free, as in the usual way: the
-        # primary keys catch the rare one that is not, and the batch runs again.
-        loaded.requests.update(dict.fromkeys(keys.requests))
-        loaded.tasks.update(dict.fromkeys(keys.generated - keys.tasks))
         rest = self._known.take(keys, loaded, keys.boards)
         if rest.tasks or rest.agents or rest.data:
             return None
@@ -303,25 +291,17 @@ class PostgresStore(BatchingStore):
                     await previous.wait()
                 boards = sorted(held.revisions)
                 heads = [overlay.loaded.heads[b] for b in boards]
-                try:
-                    async with conn.pipeline():
-                        await conn.execute("BEGIN")
-                        await conn.execute(
-                            "SELECT quadro_hold_boards(%s, %s, %s, %s)",
-                            (
-                                boards,
-                                [held.revisions[b] for b in boards],
-                                [h[0] for h in heads],
-                                [h[1] for h in heads],
-                            ),
-                        )
-                        await self._write(conn, overlay, held)
-                        await conn.execute("COMMIT")
-                        sent.set()
-                except BaseException:
-                    if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
-                        await conn.execute("ROLLBACK")
-                    raise
+                async with _pipelined_transaction(conn, committing=sent.set):
+                    await conn.execute(
+                        "SELECT quadro_hold_boards(%s, %s, %s, %s)",
+                        (
+                            boards,
+                            [held.revisions[b] for b in boards],
+                            [h[0] for h in heads],
+                            [h[1] for h in heads],
+                        ),
+                    )
+                    await self._write(conn, overlay, held)
         finally:
             sent.set()
 
@@ -348,25 +328,16 @@ class PostgresStore(BatchingStore):
     async def _in_transaction(
         self, conn: Conn, commands: list[Command], now: int, assume_new: bool
     ) -> list[Applied | QuadroError]:
-        """Run the batch between BEGIN and COMMIT in pipeline mode: the statements whose
-        answers the batch does not read (BEGIN, the writes, COMMIT) go out without
-        waiting for them, so the transaction costs two round trips, its loads and its
-        COMMIT. BEGIN and COMMIT are written out: `conn.transaction()` waits for the
-        server at both ends in pipeline mode, two round trips more while the batch holds
-        its boards' rows locked."""
+        """Run the batch in one transaction, in two round trips: its loads, and its
+        writes with COMMIT (`_pipelined_transaction`)."""
         held = _Held()
         try:
-            async with conn.pipeline():
-                await conn.execute("BEGIN")
+            async with _pipelined_transaction(conn):
                 outcomes, overlay = await self._run(conn, commands, now, assume_new, held)
-                await conn.execute("COMMIT")
-            # Leaving the pipeline waited for every answer, COMMIT's included.
         except BaseException:
             # Whatever failed, and whether or not COMMIT went through, what was kept of
             # these boards is read again next time.
             self._known.forget(held.revisions)
-            if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
-                await conn.execute("ROLLBACK")
             raise
         self._known.learn(held.left(), overlay)
         return outcomes
@@ -380,20 +351,7 @@ class PostgresStore(BatchingStore):
         was refused, and the records of refused commands are read at the end. The ids it
         generates for new tasks are taken as free too: if one is not, the INSERT of the
         tasks fails and the batch runs again, reading them."""
-        candidates = [
-            ids.new_task_id(ids.DEFAULT_LENGTH) for c in commands if needs_generated_id(c)
-        ]
-        loaded = Loaded()
-        keys = keys_of(commands, candidates)
-        assumed: set[str] = set()
-        if assume_new:
-            assumed, keys.requests = keys.requests, set()
-            loaded.requests.update(dict.fromkeys(assumed))
-            # Ids drawn from 60 million at random are free but for one batch in a
-            # great many: the primary key of `tasks` catches that one.
-            loaded.tasks.update(dict.fromkeys(keys.generated - keys.tasks))
-        else:
-            keys.tasks |= keys.generated
+        candidates, keys, loaded, assumed = _planned(commands, assume_new)
         await self._load(conn, keys, loaded, held)
         overlay = Overlay(loaded, candidates)
         outcomes: list[Applied | QuadroError] = []
@@ -694,9 +652,7 @@ class PostgresStore(BatchingStore):
             async with self._pool.connection() as conn:
                 return await fn(conn)
         except _LOST_CONNECTION as exc:
-            raise Unavailable(
-                f"the database is unavailable: {exc}", reason=reasons.STORE_UNAVAILABLE
-            ) from exc
+            raise _unavailable(exc) from exc
 
     async def get_board(self, board_id: str) -> BoardRecord | None:
         async def run(conn: Conn) -> BoardRecord | None:
@@ -881,6 +837,55 @@ class PostgresStore(BatchingStore):
 
 
 # --- shared SQL -----------------------------------------------------------------------
+
+
+def _planned(commands: list[Command], assume_new: bool) -> tuple[list[str], Keys, Loaded, set[str]]:
+    """What a batch starts from: the ids it tries first for its new tasks, the rows its
+    commands name, and the rows it takes without reading them. With `assume_new`, its
+    request ids are taken as never seen (returned, to be checked if a command is
+    refused) and the ids it draws as free: a retry is rare, and ids drawn from 60 million
+    at random are free but for one batch in a great many; the primary keys of `requests`
+    and `tasks` catch the rare one that is not, and the batch runs again. Without it,
+    the drawn ids are looked up (`keys.tasks`)."""
+    candidates = [ids.new_task_id(ids.DEFAULT_LENGTH) for c in commands if needs_generated_id(c)]
+    loaded = Loaded()
+    keys = keys_of(commands, candidates)
+    assumed: set[str] = set()
+    if assume_new:
+        assumed, keys.requests = keys.requests, set()
+        loaded.requests.update(dict.fromkeys(assumed))
+        loaded.tasks.update(dict.fromkeys(keys.generated - keys.tasks))
+    else:
+        keys.tasks |= keys.generated
+    return candidates, keys, loaded, assumed
+
+
+@contextlib.asynccontextmanager
+async def _pipelined_transaction(
+    conn: Conn, committing: Callable[[], None] | None = None
+) -> AsyncIterator[None]:
+    """BEGIN, the block's statements, COMMIT, in pipeline mode: statements whose answers
+    the batch does not read go out without waiting for them; leaving waits for every
+    answer, COMMIT's included. BEGIN and COMMIT are written out: `conn.transaction()`
+    waits for the server at both ends in pipeline mode, two round trips more while the
+    batch holds its boards' rows locked. `committing` is called once COMMIT is sent."""
+    try:
+        async with conn.pipeline():
+            await conn.execute("BEGIN")
+            yield
+            await conn.execute("COMMIT")
+            if committing is not None:
+                committing()
+    except BaseException:
+        if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+            await conn.execute("ROLLBACK")
+        raise
+
+
+def _unavailable(exc: BaseException) -> Unavailable:
+    """A batch or read failed with the connection or the server: its outcome is unknown
+    to the callers, who retry with the same request ids (never a wrong answer)."""
+    return Unavailable(f"the database is unavailable: {exc}", reason=reasons.STORE_UNAVAILABLE)
 
 
 class _IdleCheck:
