@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from dataclasses import dataclass
 
 from quadro_server.core.lifecycle import Pair
+from quadro_server.core.values import value
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class LeaseKey:
     """Proof of leadership a command carries: it is applied only if this holder still
     holds the lease at this epoch (checked in the command's own transaction)."""
@@ -29,7 +29,7 @@ class LeaseKey:
 _SHARED_NAMESPACE = ("", "anonymous")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value(kw_only=True)
 class Command:
     # Idempotency key; empty disables deduplication.
     request_id: str = ""
@@ -70,7 +70,7 @@ def _asked_fields(cls: type[Command]) -> tuple[str, ...]:
     return names
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value(kw_only=True)
 class CreateBoard(Command):
     board_id: str
     display_name: str = ""
@@ -79,7 +79,7 @@ class CreateBoard(Command):
     default_profile: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value(kw_only=True)
 class PostTask(Command):
     board_id: str
     task_type: str
@@ -92,7 +92,7 @@ class PostTask(Command):
     parent_task: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value(kw_only=True)
 class HandOffTask(Command):
     """Post the successor of a finished task (on `successor_board_id`) and record it."""
 
@@ -112,7 +112,7 @@ class HandOffTask(Command):
     expected_status: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value(kw_only=True)
 class TransitionTask(Command):
     board_id: str
     task_id: str
@@ -132,7 +132,7 @@ class TransitionTask(Command):
     acting_agents: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value(kw_only=True)
 class PostResult(Command):
     board_id: str
     task_id: str
@@ -142,14 +142,14 @@ class PostResult(Command):
     note: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value(kw_only=True)
 class ArchiveTask(Command):
     board_id: str
     task_id: str
     expected_etag: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value(kw_only=True)
 class RegisterAgent(Command):
     board_id: str
     agent_id: str
@@ -160,7 +160,7 @@ class RegisterAgent(Command):
     concurrency: int = 1
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value(kw_only=True)
 class Heartbeat(Command):
     board_id: str
     agent_id: str
@@ -169,7 +169,7 @@ class Heartbeat(Command):
     attempt: int = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value(kw_only=True)
 class RegisterChief(Command):
     board_id: str
     chief_id: str
@@ -180,14 +180,14 @@ class RegisterChief(Command):
     version: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value(kw_only=True)
 class ReportChiefState(Command):
     board_id: str
     chief_id: str
     state: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value(kw_only=True)
 class RecordChiefCycle(Command):
     board_id: str
     chief_id: str
@@ -202,20 +202,20 @@ class RecordChiefCycle(Command):
     noop: bool
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value(kw_only=True)
 class PutData(Command):
     board_id: str
     key: str
     value_json: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value(kw_only=True)
 class DeleteData(Command):
     board_id: str
     key: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value(kw_only=True)
 class ExpireRequests(Command):
     """Housekeeping, not an API call: forget idempotency records created before `before`
     (microseconds), at most `limit` of them (the oldest), so that one command never holds
@@ -225,7 +225,7 @@ class ExpireRequests(Command):
     limit: int = 10_000
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value(kw_only=True)
 class AcquireLease(Command):
     """Take, renew or (after expiry) take over the lease `name` for `ttl_us`."""
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from quadro_server.core import fields, names
 from quadro_server.core.lifecycle import BoardLifecycles, Pair
+from quadro_server.core.values import value
 
 R = TypeVar("R")
 
@@ -20,15 +20,15 @@ def evolve(record: R, **changes: Any) -> R:
     cls = type(record)
     known = fields.of(cls)
     values = list(known.read(record))
-    for name, value in changes.items():
+    for name, changed in changes.items():
         position = known.positions.get(name)
         if position is None:
             raise TypeError(f"{cls.__name__} has no field {name!r}")
-        values[position] = value
+        values[position] = changed
     return cls(*values)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class BoardRecord:
     board_id: str
     display_name: str
@@ -59,7 +59,7 @@ def _lifecycles(
     return BoardLifecycles(dict(profiles), rules, default_profile)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class TaskRecord:
     board_id: str
     task_id: str
@@ -97,7 +97,7 @@ class TaskRecord:
         return str(self.version)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class AgentRecord:
     board_id: str
     agent_id: str
@@ -137,7 +137,7 @@ def agent_status(agent: AgentRecord, now: int, offline_after_us: int) -> str:
     return AgentStatus.IDLE
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class EventRecord:
     board_id: str
     sequence: int
@@ -158,7 +158,7 @@ class EventRecord:
     etag: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class DataRecord:
     board_id: str
     key: str
@@ -176,7 +176,7 @@ def is_internal_key(key: str) -> bool:
     return key.startswith("_")
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class LeaseRecord:
     """Leadership of a singleton job: who holds it, since which epoch, until when."""
 

@@ -3,8 +3,6 @@ a retry gets the first answer back unchanged."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from quadro_server.core import codec
 from quadro_server.core.chiefs import ChiefRecord, CycleRecord
 from quadro_server.core.records import (
@@ -15,21 +13,22 @@ from quadro_server.core.records import (
     LeaseRecord,
     TaskRecord,
 )
+from quadro_server.core.values import value
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class BoardResult:
     board: BoardRecord
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class TaskResult:
     task: TaskRecord
     # The event the command wrote; None for commands that write none (archive).
     event: EventRecord | None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class HandOffResult:
     task: TaskRecord
     successor: TaskRecord
@@ -39,34 +38,34 @@ class HandOffResult:
     transition_event: EventRecord | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class AgentResult:
     agent: AgentRecord
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class HeartbeatResult:
     agent: AgentRecord
     task: TaskRecord | None
     event: EventRecord | None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class DataResult:
     entry: DataRecord
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class DeleteDataResult:
     existed: bool
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class ExpiredResult:
     removed: int
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class LeaseResult:
     # The lease now held by the asker, or None when someone else holds it; `holder` is
     # whoever holds it now.
@@ -74,12 +73,12 @@ class LeaseResult:
     holder: str
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class ChiefResult:
     chief: ChiefRecord
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class ChiefCycleResult:
     cycle: CycleRecord
     chief: ChiefRecord
@@ -100,7 +99,7 @@ Result = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class StoredRequest:
     """An idempotency record: the request id, what was asked, and the first answer."""
 

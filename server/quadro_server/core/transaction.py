@@ -4,7 +4,6 @@ them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from quadro_server.core.records import (
@@ -16,6 +15,7 @@ from quadro_server.core.records import (
     TaskRecord,
 )
 from quadro_server.core.results import Result, StoredRequest
+from quadro_server.core.values import value
 
 
 class Transaction(Protocol):
@@ -62,7 +62,7 @@ class Transaction(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Applied:
     """The answer to a command and the events it wrote (none for a replayed retry)."""
 
