@@ -6,7 +6,8 @@ that filters the whole table (a task looked up by key through the status index, 
 PostgreSQL keeps it until the next ANALYZE, a minute or more later: the PostgreSQL
 store never prepares a statement, so each is planned for its values. And a Chief's read of the head of its
 backlog, in dispatch order, walks the index of waiting tasks instead of sorting every
-waiting task of the board, on both stores. A batch's updates find their rows by key."""
+waiting task of the board, on both stores. A batch's updates find their rows by key, and
+the text keys of every index compare bytes, not words of a language."""
 
 from __future__ import annotations
 
@@ -162,3 +163,26 @@ async def test_a_batch_updates_its_tasks_through_the_primary_key(
             "SELECT task_id, status, version FROM tasks WHERE status = 'STALE' ORDER BY task_id"
         ).fetchall()
     assert changed == sorted((t, "STALE", 9) for t in task_ids[:2])
+
+
+async def test_every_text_key_of_an_index_compares_bytes(postgres_database: str) -> None:
+    # Under a database's language collation (en_US.UTF-8, C.UTF-8) each comparison of
+    # an index key calls the C library's strcoll; a batch descends its indexes
+    # thousands of times. An index added later with a text column of the default
+    # collation would bring that back, as would a rewritten table.
+    target = postgres.new_schema_url(postgres_database)
+    store = PostgresStore(target)
+    await store.start()
+    await store.close()
+    with psycopg.connect(target, autocommit=True) as conn:
+        keys = conn.execute(
+            "SELECT i.indexrelid::regclass::text, a.attname, co.collname "
+            "FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indexrelid "
+            "JOIN pg_collation co ON co.oid = a.attcollation "
+            "JOIN pg_class t ON t.oid = i.indrelid "
+            "WHERE t.relnamespace = current_schema()::regnamespace"
+        ).fetchall()
+    assert {"tasks_pkey", "events_pkey", "requests_pkey", "tasks_waiting"} <= {
+        index.rsplit(".", 1)[-1] for index, _, _ in keys
+    }
+    assert [key for key in keys if key[2] != "C"] == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mypy import api as mypy_api
@@ -35,12 +36,13 @@ def test_values_are_slotted_dataclasses_with_keyword_only_fields_where_asked() -
     assert not hasattr(Point(1), "__dict__")
     assert [f.name for f in dataclasses.fields(Named)] == ["x", "y", "name"]
     with pytest.raises(TypeError):
-        Named(1, 2, "n")  # type: ignore[misc]
+        Named(1, 2, "n")  # type: ignore[call-arg]
     assert dataclasses.replace(Named(1, name="n"), y=5) == Named(1, 5, name="n")
 
 
 def test_a_changed_record_is_a_new_one() -> None:
-    first = EventRecord(**{f.name: 0 for f in dataclasses.fields(EventRecord)})
+    blank: dict[str, Any] = {f.name: 0 for f in dataclasses.fields(EventRecord)}
+    first = EventRecord(**blank)
     second = evolve(first, sequence=7)
     assert (first.sequence, second.sequence) == (0, 7)
     with pytest.raises(TypeError, match="no field 'nope'"):
