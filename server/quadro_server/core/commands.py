@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import operator
+from collections.abc import Callable
+from typing import Any
 
 from quadro_server.core.lifecycle import Pair
 from quadro_server.core.values import value
@@ -50,24 +53,36 @@ class Command:
         """Digest of what the command asks for, request id and principal excluded: a retry
         must carry the same fingerprint as the first attempt. Every field is a str, int,
         None or a tuple of those, whose repr is exact and stable."""
-        names = _asked_fields(type(self))
-        asked = (type(self).__name__, *(getattr(self, n) for n in names))
+        asked = (type(self).__name__, *_asked_fields(type(self))(self))
         return hashlib.blake2b(repr(asked).encode(), digest_size=16).hexdigest()
 
 
-_asked: dict[type[Command], tuple[str, ...]] = {}
+_asked: dict[type[Command], Callable[[Command], tuple[Any, ...]]] = {}
 
 
-def _asked_fields(cls: type[Command]) -> tuple[str, ...]:
-    """The fields that say what a command asks for (cached per class)."""
-    names = _asked.get(cls)
-    if names is None:
-        names = _asked[cls] = tuple(
+def _asked_fields(cls: type[Command]) -> Callable[[Command], tuple[Any, ...]]:
+    """What a command of `cls` asks for: its fields' values in order, request id,
+    principal and lease excluded (the reader is made once per class)."""
+    read = _asked.get(cls)
+    if read is None:
+        names = [
             f.name
             for f in dataclasses.fields(cls)
             if f.name not in ("request_id", "principal", "lease")
-        )
-    return names
+        ]
+        read = _asked[cls] = _tuple_getter(names)
+    return read
+
+
+def _tuple_getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """The values of attributes `names` as a tuple (attrgetter gives a tuple only for
+    two names or more)."""
+    if len(names) >= 2:
+        return operator.attrgetter(*names)
+    if names:
+        one = operator.attrgetter(names[0])
+        return lambda c: (one(c),)
+    return lambda _: ()
 
 
 @value(kw_only=True)

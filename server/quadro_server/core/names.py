@@ -24,6 +24,34 @@ _PROFILE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 _LABEL_KEY = re.compile(r"[a-z0-9][a-z0-9_.\-/]{0,62}")
 _REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
+# What each kind of name may be, as told to a caller whose name is not (checked on every
+# item of every call: written once here, not formatted on each check).
+_BOARD_ID_RULE = (
+    f"1-{limits.BOARD_ID_MAX} characters: lowercase letters, digits and hyphens, "
+    "starting with a letter and not ending with a hyphen, optionally after a scope "
+    "and a dot (`acme.claims`)"
+)
+_SCOPE_RULE = (
+    "1-31 lowercase letters, digits and hyphens, starting with a letter and not "
+    "ending with a hyphen"
+)
+_TASK_ID_RULE = (
+    f"1-{limits.TASK_ID_MAX} letters, digits, '_', '-' and '.', starting with a letter or digit"
+)
+_AGENT_ID_RULE = (
+    f"1-{limits.AGENT_ID_MAX} letters, digits, '_', '-', '.', ':' and '@', starting with "
+    "a letter or digit"
+)
+_DATA_KEY_RULE = f"1-{limits.DATA_KEY_MAX} letters, digits, '_', '-', '.' and ':'"
+_TASK_TYPE_RULE = (
+    f"1-{limits.TASK_TYPE_MAX} letters, digits, '_', '-', '.', ':' and '/', starting with a "
+    "letter or digit"
+)
+_STATUS_RULE = f"1-{limits.STATUS_MAX} letters, digits and '_', starting with a letter"
+_PROFILE_RULE = "1-64 letters, digits, '_' and '-', starting with a letter"
+_LABEL_KEY_RULE = f"1-{limits.LABEL_KEY_MAX} lowercase letters, digits, '_', '-', '.' and '/'"
+_REQUEST_ID_RULE = f"at most {limits.REQUEST_ID_MAX} printable ASCII characters without spaces"
+
 
 def _check(pattern: re.Pattern[str], value: str, what: str, rule: str) -> str | None:
     if not value:
@@ -35,14 +63,9 @@ def _check(pattern: re.Pattern[str], value: str, what: str, rule: str) -> str | 
 
 
 def check_board_id(value: str) -> str | None:
-    rule = (
-        f"1-{limits.BOARD_ID_MAX} characters: lowercase letters, digits and hyphens, "
-        "starting with a letter and not ending with a hyphen, optionally after a scope "
-        "and a dot (`acme.claims`)"
-    )
     if len(value) > limits.BOARD_ID_MAX:
-        return f"board id {value[:77]!r} is invalid: {rule}"
-    return _check(_BOARD_ID, value, "board id", rule)
+        return f"board id {value[:77]!r} is invalid: {_BOARD_ID_RULE}"
+    return _check(_BOARD_ID, value, "board id", _BOARD_ID_RULE)
 
 
 def scope_of(board_id: str) -> str:
@@ -53,91 +76,42 @@ def scope_of(board_id: str) -> str:
 
 def check_scope(value: str) -> str | None:
     """A tenant's name, the prefix of its boards' ids."""
-    return _check(
-        _SCOPE,
-        value,
-        "scope",
-        "1-31 lowercase letters, digits and hyphens, starting with a letter and not "
-        "ending with a hyphen",
-    )
+    return _check(_SCOPE, value, "scope", _SCOPE_RULE)
 
 
 def check_task_id(value: str) -> str | None:
-    return _check(
-        _TASK_ID,
-        value,
-        "task id",
-        f"1-{limits.TASK_ID_MAX} letters, digits, '_', '-' and '.', starting with a letter or "
-        "digit",
-    )
+    return _check(_TASK_ID, value, "task id", _TASK_ID_RULE)
 
 
 def check_agent_id(value: str) -> str | None:
-    return _check(
-        _AGENT_ID,
-        value,
-        "agent id",
-        f"1-{limits.AGENT_ID_MAX} letters, digits, '_', '-', '.', ':' and '@', starting with "
-        "a letter or digit",
-    )
+    return _check(_AGENT_ID, value, "agent id", _AGENT_ID_RULE)
 
 
 def check_data_key(value: str) -> str | None:
-    return _check(
-        _DATA_KEY,
-        value,
-        "data key",
-        f"1-{limits.DATA_KEY_MAX} letters, digits, '_', '-', '.' and ':'",
-    )
+    return _check(_DATA_KEY, value, "data key", _DATA_KEY_RULE)
 
 
 def check_task_type(value: str) -> str | None:
-    return _check(
-        _TASK_TYPE,
-        value,
-        "task type",
-        f"1-{limits.TASK_TYPE_MAX} letters, digits, '_', '-', '.', ':' and '/', starting with a "
-        "letter or digit",
-    )
+    return _check(_TASK_TYPE, value, "task type", _TASK_TYPE_RULE)
 
 
 def check_status(value: str) -> str | None:
-    return _check(
-        _STATUS,
-        value,
-        "status",
-        f"1-{limits.STATUS_MAX} letters, digits and '_', starting with a letter",
-    )
+    return _check(_STATUS, value, "status", _STATUS_RULE)
 
 
 def check_profile_name(value: str) -> str | None:
-    return _check(
-        _PROFILE,
-        value,
-        "profile name",
-        "1-64 letters, digits, '_' and '-', starting with a letter",
-    )
+    return _check(_PROFILE, value, "profile name", _PROFILE_RULE)
 
 
 def check_label_key(value: str) -> str | None:
-    return _check(
-        _LABEL_KEY,
-        value,
-        "label key",
-        f"1-{limits.LABEL_KEY_MAX} lowercase letters, digits, '_', '-', '.' and '/'",
-    )
+    return _check(_LABEL_KEY, value, "label key", _LABEL_KEY_RULE)
 
 
 def check_request_id(value: str) -> str | None:
     """Empty is allowed (no deduplication); otherwise printable ASCII without spaces."""
     if not value:
         return None
-    return _check(
-        _REQUEST_ID,
-        value,
-        "request id",
-        f"at most {limits.REQUEST_ID_MAX} printable ASCII characters without spaces",
-    )
+    return _check(_REQUEST_ID, value, "request id", _REQUEST_ID_RULE)
 
 
 def check_text(value: str, what: str, max_chars: int, *, required: bool = False) -> str | None:

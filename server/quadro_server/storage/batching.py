@@ -74,9 +74,17 @@ def _failed(count: int, failure: Exception) -> list[Applied | QuadroError]:
 
 
 @dataclass(slots=True)
-class _Pending:
-    command: Command
-    future: asyncio.Future[Applied | QuadroError]
+class _Call:
+    """A call waiting for a commit. Its commands always share one batch, so they are
+    answered together: one future for the call, not one per command (a batch RPC of
+    hundreds of items would otherwise cost as many futures and callbacks)."""
+
+    commands: Sequence[Command]
+    future: asyncio.Future[list[Applied | QuadroError]]
+
+
+def _commands(batch: list[_Call]) -> list[Command]:
+    return [command for call in batch for command in call.commands]
 
 
 class SentAheadFailed(Exception):
@@ -111,7 +119,7 @@ class WriteStats:
 
 @dataclass(slots=True)
 class _InFlight:
-    calls: list[_Pending]
+    calls: list[_Call]
     ahead: SentAhead
     # Its callers are answered, or being answered: by `sent`'s callback or the writer.
     settled: bool = False
@@ -124,7 +132,7 @@ class BatchingStore(Store):
     def __init__(self, max_batch: int) -> None:
         self.max_batch = max_batch
         # Calls waiting for a commit, each with its commands.
-        self._pending: collections.deque[list[_Pending]] = collections.deque()
+        self._pending: collections.deque[_Call] = collections.deque()
         self._writing: asyncio.Task[None] | None = None
         # Set while the writer waits for a new call or for a batch in flight to settle.
         self._wakeup: asyncio.Future[None] | None = None
@@ -165,16 +173,13 @@ class BatchingStore(Store):
             return []
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
-        call = [_Pending(command, self._loop.create_future()) for command in commands]
-        futures = [p.future for p in call]
+        call = _Call(commands, self._loop.create_future())
         self._pending.append(call)
         if self._writing is None:
             self._writing = self._loop.create_task(self._write_all())
         else:
             self._wake()
-        if len(futures) == 1:
-            return [await futures[0]]
-        return list(await asyncio.gather(*futures))
+        return await call.future
 
     def _wake(self, _: object = None) -> None:
         if self._wakeup is not None and not self._wakeup.done():
@@ -190,7 +195,7 @@ class BatchingStore(Store):
                     now = self._batch_time()
                     ahead = None
                     if self.pipeline_depth > 1:
-                        ahead = await self._send_ahead([p.command for p in calls], now)
+                        ahead = await self._send_ahead(_commands(calls), now)
                     if ahead is not None:
                         self.write_stats.sent_ahead += 1
                         batch = _InFlight(calls, ahead)
@@ -219,10 +224,12 @@ class BatchingStore(Store):
             self._answer(batch.calls, batch.ahead.outcome())
         self._wake()
 
-    def _next_batch(self) -> list[_Pending]:
-        batch = self._pending.popleft()
-        while self._pending and len(batch) + len(self._pending[0]) <= self.max_batch:
-            batch.extend(self._pending.popleft())
+    def _next_batch(self) -> list[_Call]:
+        batch = [self._pending.popleft()]
+        size = len(batch[0].commands)
+        while self._pending and size + len(self._pending[0].commands) <= self.max_batch:
+            size += len(self._pending[0].commands)
+            batch.append(self._pending.popleft())
         return batch
 
     def _batch_time(self) -> int:
@@ -235,7 +242,7 @@ class BatchingStore(Store):
         """Answer the callers of the `count` oldest batches in flight, in order. A batch
         whose commit failed as a whole is committed again the usual way, after every
         batch in flight: a later one may have been decided on what it would have left."""
-        again: list[list[_Pending]] = []
+        again: list[list[_Call]] = []
         while count > 0 or (again and in_flight):
             count -= 1
             batch = in_flight.popleft()
@@ -252,26 +259,32 @@ class BatchingStore(Store):
                 again.append(batch.calls)
                 continue
             except Exception as exc:
-                outcomes = _failed(len(batch.calls), exc)
+                outcomes = _failed(len(_commands(batch.calls)), exc)
             self._answer(batch.calls, outcomes)
         for calls in again:
             await self._commit(calls, self._batch_time())
 
-    async def _commit(self, batch: list[_Pending], now: int) -> None:
+    async def _commit(self, batch: list[_Call], now: int) -> None:
         self.write_stats.committed += 1
+        commands = _commands(batch)
         outcomes: list[Applied | QuadroError]
         try:
-            outcomes = await self._commit_batch([p.command for p in batch], now)
+            outcomes = await self._commit_batch(commands, now)
         except Exception as exc:
-            outcomes = _failed(len(batch), exc)
+            outcomes = _failed(len(commands), exc)
         self._answer(batch, outcomes)
 
-    def _answer(self, batch: list[_Pending], outcomes: list[Applied | QuadroError]) -> None:
+    def _answer(self, batch: list[_Call], outcomes: list[Applied | QuadroError]) -> None:
         applied = [o for o in outcomes if isinstance(o, Applied)]
         self._publish([e for a in applied for e in a.events], _tasks_after(applied))
-        for pending, outcome in zip(batch, outcomes, strict=True):
-            if not pending.future.done():
-                pending.future.set_result(outcome)
+        if len(outcomes) != sum(len(call.commands) for call in batch):
+            raise ValueError("a batch has one outcome per command")
+        start = 0
+        for call in batch:
+            end = start + len(call.commands)
+            if not call.future.done():  # else its caller gave up waiting
+                call.future.set_result(outcomes[start:end])
+            start = end
 
     async def _finish_writes(self) -> None:
         """Refuse new commands and wait for the queued ones to be committed."""
