@@ -6,7 +6,7 @@ specs, capabilities) are JSON text.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from quadro_server.core import jsontext
@@ -203,6 +203,30 @@ def agent_from_row(row: Row) -> AgentRecord:
 
 def data_from_row(row: Row) -> DataRecord:
     return DataRecord(row["board_id"], row["key"], row["value"], row["update_time"])
+
+
+def task_update(
+    task: TaskRecord, before: TaskRecord | None
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """What an UPDATE of `task`, last stored as `before` (None: not known), writes: a
+    row of its key and the columns that changed, and those columns (a move changes a
+    handful of the 24: the rest are not encoded)."""
+    if before is None:
+        return task_to_row(task), TASK_COLUMNS
+    changed = changed_columns(task, before, TASK_COLUMNS)
+    row: dict[str, Any] = {"board_id": task.board_id, "task_id": task.task_id}
+    for column in changed:
+        convert = _TASK_STORED_AS.get(column)
+        row[column] = getattr(task, column) if convert is None else convert(task)
+    return row, changed
+
+
+# Task columns stored otherwise than the record holds them (see task_to_row).
+_TASK_STORED_AS: dict[str, Callable[[TaskRecord], Any]] = {
+    "notes": lambda task: _json(list(task.notes)),
+    "labels": lambda task: _json(dict(task.labels)),
+    "archived": lambda task: 1 if task.archived else 0,
+}
 
 
 def changed_columns(new: object, old: object | None, columns: tuple[str, ...]) -> tuple[str, ...]:

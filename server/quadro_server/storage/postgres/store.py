@@ -548,10 +548,7 @@ class PostgresStore(BatchingStore):
                 "tasks",
                 ("board_id", "task_id"),
                 [
-                    (
-                        rows.task_to_row(task),
-                        rows.changed_columns(task, overlay.loaded.tasks[key], rows.TASK_COLUMNS),
-                    )
+                    rows.task_update(task, overlay.loaded.tasks[key])
                     for key, task in overlay.changed_tasks.items()
                 ],
             )

@@ -431,13 +431,7 @@ class _Transaction:
         _insert(self._conn, "tasks", rows.task_to_row(task))
 
     def update_task(self, task: TaskRecord, previous: TaskRecord) -> None:
-        _update(
-            self._conn,
-            "tasks",
-            ("board_id", "task_id"),
-            rows.task_to_row(task),
-            rows.changed_columns(task, previous, rows.TASK_COLUMNS),
-        )
+        _update(self._conn, "tasks", ("board_id", "task_id"), *rows.task_update(task, previous))
 
     def next_event(self, board_id: str, now: int) -> tuple[int, int]:
         head = self._heads.get(board_id)
