@@ -18,7 +18,7 @@ from quadro_server.api.auth import Authenticator, ConfigError
 from quadro_server.api.server import ServerTls, serve_until_signalled
 from quadro_server.api.services.context import ServiceContext
 from quadro_server.api.streams import StreamLimits
-from quadro_server.storage import MAX_BATCH, PIPELINE_DEPTH, describe, open_store
+from quadro_server.storage import AHEAD_MIN, MAX_BATCH, PIPELINE_DEPTH, describe, open_store
 from quadro_server.storage.sqlite import Durability
 from quadro_server.streaming.hub import EventHub
 
@@ -34,7 +34,7 @@ examples:
   quadro serve --host 0.0.0.0 --auth-config auth.yaml --tls-cert srv.pem --tls-key srv.key
 
 environment: QUADRO_HOST, QUADRO_PORT, QUADRO_STORE, QUADRO_DURABILITY,
-QUADRO_SHUTDOWN_GRACE, QUADRO_AGENT_OFFLINE_AFTER, QUADRO_MAX_STREAMS,
+QUADRO_MAX_BATCH, QUADRO_PIPELINE_DEPTH, QUADRO_AHEAD_MIN, QUADRO_SHUTDOWN_GRACE, QUADRO_AGENT_OFFLINE_AFTER, QUADRO_MAX_STREAMS,
 QUADRO_MAX_STREAMS_PER_CALLER, QUADRO_STREAM_WINDOW, QUADRO_AUTH_CONFIG,
 QUADRO_TLS_CERT, QUADRO_TLS_KEY, QUADRO_TLS_CLIENT_CA (each overridden by its flag)
 """
@@ -74,23 +74,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "a crash of the server but a power loss may lose the last writes (SQLite only: "
         "PostgreSQL follows its own fsync and synchronous_commit settings)",
     )
-    parser.add_argument(
+    _count_option(
+        parser,
         "--max-batch",
-        type=int,
-        default=int(env("QUADRO_MAX_BATCH", str(MAX_BATCH))),
-        metavar="N",
-        help="the most commands one commit applies: calls that arrive while a commit runs "
+        MAX_BATCH,
+        "the most commands one commit applies: calls that arrive while a commit runs "
         f"share the next, up to N (default {MAX_BATCH}); a batch call's items always "
         "share one, and 1 commits every other call on its own",
     )
-    parser.add_argument(
+    _count_option(
+        parser,
         "--pipeline-depth",
-        type=int,
-        default=int(env("QUADRO_PIPELINE_DEPTH", str(PIPELINE_DEPTH))),
-        metavar="N",
-        help="PostgreSQL: batches in flight at once; the next batch is decided and sent "
+        PIPELINE_DEPTH,
+        "PostgreSQL: batches in flight at once; the next batch is decided and sent "
         "while the database commits the last (default "
         f"{PIPELINE_DEPTH}; 1 sends each batch once the last has committed)",
+    )
+    _count_option(
+        parser,
+        "--ahead-min",
+        AHEAD_MIN,
+        "PostgreSQL: the fewest commands a batch needs to be sent ahead of one in "
+        "flight; a smaller one waits for that one to commit and leaves with what came "
+        f"meanwhile (default {AHEAD_MIN}; 1 sends every batch as soon as there is room)",
     )
     parser.add_argument(
         "--shutdown-grace",
@@ -155,6 +161,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run, companions=companions)
 
 
+# Options counting what there must be at least one of: checked before anything opens.
+_COUNTS = ("--max-batch", "--pipeline-depth", "--ahead-min")
+
+
+def _count_option(parser: argparse.ArgumentParser, flag: str, default: int, help: str) -> None:
+    """`--flag N`, defaulting to $QUADRO_FLAG, then `default`."""
+    variable = "QUADRO_" + flag.removeprefix("--").upper().replace("-", "_")
+    parser.add_argument(
+        flag, type=int, default=int(os.environ.get(variable, str(default))), metavar="N", help=help
+    )
+
+
 def load_companions() -> list[Any]:
     """Modules that run beside the server in its process, as clients of it (the
     Ombudsman): each offers `add_serve_arguments(parser)` and `serve_companion(args,
@@ -197,12 +215,10 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, OSError) as exc:
         print(f"quadro serve: {exc}", file=sys.stderr)
         return 2
-    if args.max_batch < 1:
-        print("quadro serve: --max-batch must be at least 1", file=sys.stderr)
-        return 2
-    if args.pipeline_depth < 1:
-        print("quadro serve: --pipeline-depth must be at least 1", file=sys.stderr)
-        return 2
+    for flag in _COUNTS:
+        if getattr(args, flag.removeprefix("--").replace("-", "_")) < 1:
+            print(f"quadro serve: {flag} must be at least 1", file=sys.stderr)
+            return 2
     if auth is None and not _is_loopback(args.host):
         if not args.allow_remote_without_auth:
             print(
@@ -220,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
         durability=Durability(args.durability),
         max_batch=args.max_batch,
         pipeline_depth=args.pipeline_depth,
+        ahead_min=args.ahead_min,
     )
     ctx = ServiceContext(
         store,

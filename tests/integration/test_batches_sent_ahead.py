@@ -6,7 +6,7 @@ log stays gapless with one event per move."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import psycopg
 import pytest
@@ -24,7 +24,9 @@ from support import postgres
 @pytest.fixture
 async def replicas(postgres_database: str) -> AsyncIterator[tuple[PostgresStore, PostgresStore]]:
     url = postgres.new_schema_url(postgres_database)
-    a, b = PostgresStore(url), PostgresStore(url)
+    # Every batch may go ahead of the one in flight, however small: these tests make
+    # batches of a command or two, each decided while the one before is in flight.
+    a, b = PostgresStore(url, ahead_min=1), PostgresStore(url, ahead_min=1)
     await a.start()
     await b.start()
     try:
@@ -245,3 +247,53 @@ async def test_a_batch_that_committed_is_answered_while_the_next_is_decided(
     go_on.set()
     assert task_of(await asyncio.wait_for(second, 10))
     await assert_one_gapless_log(a, 3)
+
+
+async def test_a_small_batch_waits_for_the_one_in_flight_and_a_large_one_goes_ahead(
+    postgres_database: str,
+) -> None:
+    url = postgres.new_schema_url(postgres_database)
+    store = PostgresStore(url, ahead_min=32)
+    await store.start()
+    try:
+        await store.execute(c.CreateBoard(board_id="b"))
+        await store.execute(post("known"))  # the board's head as this store left it
+        stats = store.write_stats
+        with psycopg.connect(url) as blocker:
+            # The board's row held by someone else: the first batch, sent, stays in flight.
+            blocker.execute("SELECT 1 FROM boards WHERE board_id = 'b' FOR UPDATE")
+            sent_before = stats.sent_ahead + stats.committed
+            first = asyncio.create_task(store.apply([post("first")]))
+            await until(lambda: stats.sent_ahead + stats.committed == sent_before + 1)
+            # Single calls, one after another, while it is in flight: none leaves.
+            small = []
+            for i in range(10):
+                small.append(asyncio.create_task(store.apply([post(f"small {i}")])))
+                for _ in range(3):
+                    await asyncio.sleep(0)
+            await asyncio.sleep(0.05)
+            assert stats.sent_ahead + stats.committed == sent_before + 1
+            # A call of 40 commands is enough to go ahead of the batch in flight, and
+            # takes the small calls waiting before it along.
+            large = asyncio.create_task(store.apply([post(f"large {i}") for i in range(40)]))
+            await until(lambda: stats.sent_ahead + stats.committed == sent_before + 2)
+            assert not first.done()
+            blocker.rollback()
+        answers = [await first, *[await call for call in small], await large]
+        assert all(isinstance(o, Applied) for batch in answers for o in batch)
+        assert stats.sent_ahead + stats.committed == sent_before + 2
+        await assert_one_gapless_log(store, 52)
+    finally:
+        await store.close()
+
+
+def post(label: str) -> c.PostTask:
+    return c.PostTask(board_id="b", task_type="t", label=label)
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the store did not get there within 5 s")

@@ -28,7 +28,7 @@ def test_refuses_a_public_address_without_auth(tmp_path: Path) -> None:
     assert not (tmp_path / "q.db").exists(), "nothing is opened before the check"
 
 
-@pytest.mark.parametrize("flag", ["--max-batch", "--pipeline-depth"])
+@pytest.mark.parametrize("flag", ["--max-batch", "--pipeline-depth", "--ahead-min"])
 def test_a_commit_size_or_depth_below_one_is_refused(tmp_path: Path, flag: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "quadro", "serve", "--port", "0", flag, "0",

@@ -11,7 +11,11 @@ applies a list of commands in one transaction and returns one outcome per comman
 A store may also send a batch ahead (`_send_ahead`): decide it on the state the batches
 in flight will leave, and send it to the database without waiting for them, so that
 the writer decides the next batch while the database commits the last. Up to
-`pipeline_depth` batches are then in flight. Their callers are still answered in
+`pipeline_depth` batches are then in flight. Only a batch of at least `ahead_min`
+commands goes ahead of one in flight: a smaller one waits for the batch in flight to
+commit (one commit's time at most) and leaves then with whatever came meanwhile, so
+that a busy store makes fewer, fuller commits instead of a commit for every call; with
+nothing in flight a batch of any size leaves at once. Their callers are still answered in
 order, each once its own commit is durable; a batch sent ahead that fails as a whole
 (the state it was decided on did not come about) is committed again the usual way,
 after every batch in flight has settled.
@@ -128,11 +132,14 @@ class _InFlight:
 class BatchingStore(Store):
     # Batches in flight at once; 1 commits one batch after another (see `_send_ahead`).
     pipeline_depth = 1
+    # The fewest commands a batch needs to go ahead of one in flight.
+    ahead_min = 1
 
     def __init__(self, max_batch: int) -> None:
         self.max_batch = max_batch
         # Calls waiting for a commit, each with its commands.
         self._pending: collections.deque[_Call] = collections.deque()
+        self._pending_commands = 0
         self._writing: asyncio.Task[None] | None = None
         # Set while the writer waits for a new call or for a batch in flight to settle.
         self._wakeup: asyncio.Future[None] | None = None
@@ -175,6 +182,7 @@ class BatchingStore(Store):
             self._loop = asyncio.get_running_loop()
         call = _Call(commands, self._loop.create_future())
         self._pending.append(call)
+        self._pending_commands += len(commands)
         if self._writing is None:
             self._writing = self._loop.create_task(self._write_all())
         else:
@@ -190,7 +198,7 @@ class BatchingStore(Store):
         try:
             while self._pending or in_flight:
                 room = len(in_flight) < self.pipeline_depth
-                if self._pending and room:
+                if self._pending and room and self._may_leave(in_flight):
                     calls = self._next_batch()
                     now = self._batch_time()
                     ahead = None
@@ -205,8 +213,9 @@ class BatchingStore(Store):
                         await self._settle(in_flight, len(in_flight))
                         await self._commit(calls, now)
                 elif room and not in_flight[0].ahead.sent.done():
-                    # Room for another batch but no call for it: wait for a call, or for
-                    # the oldest batch in flight to be answered, whichever comes first.
+                    # Room for another batch but no call for it, or too few to go ahead:
+                    # wait for a call, or for the oldest batch in flight to be answered,
+                    # whichever comes first.
                     assert self._loop is not None
                     self._wakeup = self._loop.create_future()
                     await self._wakeup
@@ -224,12 +233,22 @@ class BatchingStore(Store):
             self._answer(batch.calls, batch.ahead.outcome())
         self._wake()
 
+    def _may_leave(self, in_flight: collections.deque[_InFlight]) -> bool:
+        """Whether the calls waiting may leave now: nothing is in flight, or the oldest
+        batch in flight is back, or they are enough to go ahead of it."""
+        return (
+            not in_flight
+            or in_flight[0].ahead.sent.done()
+            or self._pending_commands >= self.ahead_min
+        )
+
     def _next_batch(self) -> list[_Call]:
         batch = [self._pending.popleft()]
         size = len(batch[0].commands)
         while self._pending and size + len(self._pending[0].commands) <= self.max_batch:
             size += len(self._pending[0].commands)
             batch.append(self._pending.popleft())
+        self._pending_commands -= size
         return batch
 
     def _batch_time(self) -> int:

@@ -57,7 +57,7 @@ from quadro_server.core.records import (
 )
 from quadro_server.core.results import ExpiredResult, StoredRequest
 from quadro_server.core.transaction import Applied
-from quadro_server.storage import migrations, rows
+from quadro_server.storage import AHEAD_MIN, PIPELINE_DEPTH, migrations, rows
 from quadro_server.storage.base import NO_TASKS, EventPage, EventQuery, TaskQuery, TasksAfter
 from quadro_server.storage.batching import (
     BatchingStore,
@@ -109,11 +109,13 @@ class PostgresStore(BatchingStore):
         pool_size: int = 8,
         poll_interval: float = 1.0,
         known_rows: int = DEFAULT_BUDGET,
-        pipeline_depth: int = 2,
+        pipeline_depth: int = PIPELINE_DEPTH,
+        ahead_min: int = AHEAD_MIN,
         engine: Engine | None = None,
     ) -> None:
         super().__init__(max_batch)
         self.pipeline_depth = pipeline_depth
+        self.ahead_min = ahead_min
         self.url = url
         self._engine = engine or Engine()
         idle = _IdleCheck(seconds=1.0)
