@@ -62,6 +62,14 @@ class _Board:
     read_at: float
     # Per task, the sequence of the last change applied.
     applied: dict[str, int] = field(default_factory=dict)
+    # Per lifecycle profile, its terminal statuses (a set: asked on every event).
+    terminals: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.terminals = {
+            name: frozenset(profile.terminal_statuses)
+            for name, profile in self.board.profiles.items()
+        }
 
 
 class LiveView:
@@ -197,8 +205,7 @@ def _moved(board: _Board, task: task_pb2.Task, to_status: str, agent: str) -> bo
     """Move the view's task to `to_status` with `agent` its assignee (a move to
     UNASSIGNED clears it); a task that reached a terminal status leaves the view. Whether
     it is still in the view."""
-    profile = board.board.profiles.get(task.profile)
-    if profile is not None and to_status in profile.terminal_statuses:
+    if to_status in board.terminals.get(task.profile, ()):
         del board.tasks[task.name]
         board.applied.pop(task.name, None)
         return False
