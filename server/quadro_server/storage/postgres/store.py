@@ -535,78 +535,100 @@ class PostgresStore(BatchingStore):
 
     async def _write(self, conn: Conn, overlay: Overlay, held: _Held) -> list[int]:
         """Write what the batch changed, moving on the revision of every board whose
-        rows it wrote; return the rows each expiry removed."""
+        rows it wrote; return the rows each expiry removed. The writes go out as one
+        statement (`_Writes`); an expiry, whose count is read back, on its own."""
+        writes = _Writes()
+        if overlay.new_boards:
+            writes.insert("boards", [rows.board_to_row(b) for b in overlay.new_boards])
+        writes.rows(
+            "tasks",
+            ("board_id", "task_id"),
+            [rows.task_to_row(t) for t in overlay.new_tasks.values()],
+            [
+                rows.task_update(task, overlay.loaded.tasks[key])
+                for key, task in overlay.changed_tasks.items()
+            ],
+        )
+        if overlay.events:
+            writes.insert("events", [rows.event_to_row(e) for e in overlay.events])
+        writes.rows(
+            "agents",
+            ("board_id", "agent_id"),
+            [rows.agent_to_row(a) for a in overlay.new_agents.values()],
+            [
+                (
+                    rows.agent_to_row(agent),
+                    rows.changed_columns(agent, overlay.loaded.agents[key], rows.AGENT_COLUMNS),
+                )
+                for key, agent in overlay.changed_agents.items()
+            ],
+        )
+        puts = [e for e in overlay.data_writes.values() if e is not None]
+        if puts:
+            writes.insert(
+                "data",
+                [
+                    {"board_id": e.board_id, "key": e.key, "value": e.value_json,
+                     "update_time": e.update_time}
+                    for e in puts
+                ],
+                upsert=("board_id", "key"),
+            )  # fmt: skip
+        deletes = [key for key, e in overlay.data_writes.items() if e is None]
+        if deletes:
+            writes.add(
+                "DELETE FROM data WHERE (board_id, key) IN "
+                "(SELECT * FROM unnest(%s::text[], %s::text[]))",
+                [[b for b, _ in deletes], [k for _, k in deletes]],
+            )
+        if overlay.new_requests:
+            writes.insert(
+                "requests",
+                [
+                    {"request_id": r.request_id, "fingerprint": r.fingerprint,
+                     "result": r.result_json, "create_time": r.create_time}
+                    for r in overlay.new_requests
+                ],
+            )  # fmt: skip
+        if overlay.lease_writes:
+            writes.insert(
+                "leases",
+                [
+                    {"name": x.name, "holder": x.holder, "epoch": x.epoch,
+                     "expires_at": x.expires_at}
+                    for x in overlay.lease_writes.values()
+                ],
+                upsert=("name",),
+            )  # fmt: skip
+        held.written = written_boards(overlay)
+        still = sorted(held.written - overlay.moved_heads)
+        if still:
+            writes.add(
+                "UPDATE boards SET revision = revision + 1 WHERE board_id = ANY(%s)", [still]
+            )
+        moved = sorted(overlay.moved_heads)
+        if moved:
+            heads = [overlay.head(b) for b in moved]
+            writes.add(
+                "UPDATE boards AS b SET head_sequence = v.head_sequence, "
+                "head_time = v.head_time, revision = b.revision + 1 "
+                "FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) "
+                "AS v(board_id, head_sequence, head_time) WHERE b.board_id = v.board_id",
+                [moved, [h for h, _ in heads], [t for _, t in heads]],
+            )
+            # Delivered at COMMIT, to every replica (this one included, which
+            # publishes its own events without reading them back).
+            self._feed.expect({b: h for b, (h, _) in zip(moved, heads, strict=True)})
+            writes.finally_select(
+                "pg_notify(%s, %s)",
+                [
+                    self._feed.channel,
+                    ";".join(f"{b}:{h}" for b, (h, _) in zip(moved, heads, strict=True)),
+                ],
+            )
         async with conn.cursor() as cur:
-            if overlay.new_boards:
-                await _insert_many(
-                    cur, "boards", [rows.board_to_row(b) for b in overlay.new_boards]
-                )
-            if overlay.new_tasks:
-                await _insert_many(
-                    cur, "tasks", [rows.task_to_row(t) for t in overlay.new_tasks.values()]
-                )
-            await _update_many(
-                cur,
-                "tasks",
-                ("board_id", "task_id"),
-                [
-                    rows.task_update(task, overlay.loaded.tasks[key])
-                    for key, task in overlay.changed_tasks.items()
-                ],
-            )
-            if overlay.events:
-                await _insert_many(cur, "events", [rows.event_to_row(e) for e in overlay.events])
-            if overlay.new_agents:
-                await _insert_many(
-                    cur, "agents", [rows.agent_to_row(a) for a in overlay.new_agents.values()]
-                )
-            await _update_many(
-                cur,
-                "agents",
-                ("board_id", "agent_id"),
-                [
-                    (
-                        rows.agent_to_row(agent),
-                        rows.changed_columns(agent, overlay.loaded.agents[key], rows.AGENT_COLUMNS),
-                    )
-                    for key, agent in overlay.changed_agents.items()
-                ],
-            )
-            puts = [e for e in overlay.data_writes.values() if e is not None]
-            if puts:
-                await cur.executemany(
-                    "INSERT INTO data (board_id, key, value, update_time) VALUES (%s, %s, %s, %s) "
-                    "ON CONFLICT (board_id, key) DO UPDATE SET value = EXCLUDED.value, "
-                    "update_time = EXCLUDED.update_time",
-                    [(e.board_id, e.key, e.value_json, e.update_time) for e in puts],
-                )
-            deletes = [key for key, e in overlay.data_writes.items() if e is None]
-            if deletes:
-                await cur.executemany("DELETE FROM data WHERE board_id = %s AND key = %s", deletes)
-            if overlay.new_requests:
-                await _insert_many(
-                    cur,
-                    "requests",
-                    [
-                        {
-                            "request_id": r.request_id,
-                            "fingerprint": r.fingerprint,
-                            "result": r.result_json,
-                            "create_time": r.create_time,
-                        }
-                        for r in overlay.new_requests
-                    ],
-                )
-            if overlay.lease_writes:
-                await cur.executemany(
-                    "INSERT INTO leases (name, holder, epoch, expires_at) VALUES (%s, %s, %s, %s) "
-                    "ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, "
-                    "epoch = EXCLUDED.epoch, expires_at = EXCLUDED.expires_at",
-                    [
-                        (x.name, x.holder, x.epoch, x.expires_at)
-                        for x in overlay.lease_writes.values()
-                    ],
-                )
+            if writes:
+                await cur.execute(*writes.statement())
             removed = []
             for before, limit in overlay.expirations:
                 # A count that comes back as a row: in pipeline mode rowcount is not known
@@ -619,27 +641,6 @@ class PostgresStore(BatchingStore):
                 )
                 found = await cur.fetchone()
                 removed.append(found["n"] if found else 0)
-            held.written = written_boards(overlay)
-            still = sorted(held.written - overlay.moved_heads)
-            if still:
-                await cur.execute(
-                    "UPDATE boards SET revision = revision + 1 WHERE board_id = ANY(%s)", (still,)
-                )
-            moved = sorted(overlay.moved_heads)
-            if moved:
-                heads = [(*overlay.head(b), b) for b in moved]
-                await cur.executemany(
-                    "UPDATE boards SET head_sequence = %s, head_time = %s, revision = revision + 1 "
-                    "WHERE board_id = %s",
-                    heads,
-                )
-                # Delivered at COMMIT, to every replica (this one included, which
-                # publishes its own events without reading them back).
-                self._feed.expect({b: h for h, _, b in heads})
-                await cur.execute(
-                    "SELECT pg_notify(%s, %s)",
-                    (self._feed.channel, ";".join(f"{b}:{h}" for h, _, b in heads)),
-                )
         return removed
 
     # --- reads ----------------------------------------------------------------------
@@ -1028,42 +1029,81 @@ def _as_json(found: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
     return jsontext.dumps([{c: r[c] for c in columns} for r in found])
 
 
-async def _insert_many(
-    cur: psycopg.AsyncCursor[dict[str, Any]], table: str, found: list[dict[str, Any]]
-) -> None:
-    """One INSERT for all the rows, passed as one JSON array that PostgreSQL turns into
-    rows of the table's own type (`json_populate_recordset`): a statement per row would
-    cost PostgreSQL a statement execution per row, and a parameter per column (arrays)
-    costs psycopg more than encoding the rows as JSON, which orjson does in C. The rows
-    of one table all have its columns, those of the first."""
-    names = ", ".join(found[0])
-    await cur.execute(
-        f"INSERT INTO {table} ({names}) SELECT {names} "
-        f"FROM json_populate_recordset(NULL::{table}, %s::json)",
-        (jsontext.dumps(found),),
-    )
+class _Writes:
+    """The statements of a batch's writes, whose answers it does not read, sent as one:
+    each a data-modifying query of one WITH. A statement costs psycopg and PostgreSQL a
+    round of work of its own (sending, parsing, starting an executor, answering), about
+    a dozen a batch; one statement does it once. They read one snapshot and touch
+    distinct rows (a task is inserted or updated, never both), and nothing reads what
+    another wrote: the foreign keys are checked at the statement's end, with the rows of
+    all of them there."""
 
+    def __init__(self) -> None:
+        self._queries: list[str] = []
+        self._args: list[Any] = []
+        self._select = "1"
+        self._select_args: list[Any] = []
 
-async def _update_many(
-    cur: psycopg.AsyncCursor[dict[str, Any]],
-    table: str,
-    keys: tuple[str, ...],
-    changes: list[tuple[dict[str, Any], tuple[str, ...]]],
-) -> None:
-    """UPDATE only the changed columns, one statement per set of columns."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row, changed in changes:
-        if changed:
-            groups.setdefault(changed, []).append(row)
-    for changed, found in groups.items():
-        await cur.execute(*update_statement(table, keys, changed, found))
+    def __bool__(self) -> bool:
+        return bool(self._queries) or bool(self._select_args)
+
+    def add(self, sql: str, args: Sequence[Any]) -> None:
+        self._queries.append(sql)
+        self._args.extend(args)
+
+    def finally_select(self, expression: str, args: Sequence[Any]) -> None:
+        """What the statement selects (a function to call once, pg_notify): a query of a
+        WITH that is not data-modifying runs only if something reads it."""
+        self._select = expression
+        self._select_args = list(args)
+
+    def insert(self, table: str, found: list[dict[str, Any]], upsert: tuple[str, ...] = ()) -> None:
+        """One INSERT for all the rows, passed as one JSON array that PostgreSQL turns
+        into rows of the table's own type (`json_populate_recordset`): a statement per row
+        would cost PostgreSQL a statement execution per row, and a parameter per column
+        (arrays) costs psycopg more than encoding the rows as JSON, which orjson does in
+        C. The rows of one table all have its columns, those of the first. `upsert`: the
+        key whose conflict updates the other columns instead."""
+        names = ", ".join(found[0])
+        sql = (
+            f"INSERT INTO {table} ({names}) SELECT {names} "
+            f"FROM json_populate_recordset(NULL::{table}, %s::json)"
+        )
+        if upsert:
+            changed = ", ".join(f"{c} = EXCLUDED.{c}" for c in found[0] if c not in upsert)
+            sql += f" ON CONFLICT ({', '.join(upsert)}) DO UPDATE SET {changed}"
+        self.add(sql, [jsontext.dumps(found)])
+
+    def rows(
+        self,
+        table: str,
+        keys: tuple[str, ...],
+        new: list[dict[str, Any]],
+        changes: list[tuple[dict[str, Any], tuple[str, ...]]],
+    ) -> None:
+        """The `new` rows of a table, inserted, and its rows that changed (each a row of
+        its key and changed columns, and those columns): an UPDATE of only the changed
+        columns, one query per set of columns."""
+        if new:
+            self.insert(table, new)
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row, changed in changes:
+            if changed:
+                groups.setdefault(changed, []).append(row)
+        for changed, found in groups.items():
+            self.add(*update_statement(table, keys, changed, found))
+
+    def statement(self) -> tuple[str, list[Any]]:
+        queries = ", ".join(f"w{i} AS ({q})" for i, q in enumerate(self._queries))
+        head = f"WITH {queries} " if queries else ""
+        return f"{head}SELECT {self._select}", [*self._args, *self._select_args]
 
 
 def update_statement(
     table: str, keys: tuple[str, ...], changed: tuple[str, ...], found: list[dict[str, Any]]
 ) -> tuple[str, tuple[Any, ...]]:
     """The UPDATE of the `changed` columns of the rows `found`, and its arguments: the
-    rows passed as one JSON array like `_insert_many`'s.
+    rows passed as one JSON array like `_Writes.insert`'s.
 
     The rows are also named by their keys as arrays (`unnest`; the keys are text):
     PostgreSQL takes a `json_populate_recordset` for a hundred rows whatever it holds,
