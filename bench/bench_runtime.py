@@ -142,14 +142,17 @@ def start_runtime(
 
 class Producer:
     """Keeps `backlog` tasks unfinished, learning of completions from a subscription to
-    them alone (the measuring itself should cost the server little)."""
+    them alone (the measuring itself should cost the server little). It posts what the
+    completions free, one call at a time (up to 500 tasks a call): the completions that
+    come while a call is out go in the next, as a client posting a stream of work would,
+    and no task costs the producer a future or a coroutine of its own."""
 
     def __init__(self, client: quadro.AsyncClient, backlog: int) -> None:
         self.client = client
-        self.slots = asyncio.Semaphore(backlog)
+        self.free = backlog  # tasks to post: the backlog, then one per completion
         self.completions: list[float] = []  # server times of the completion events
-        self.posts = posting_batcher(client)
-        self._posting: set[asyncio.Task[Any]] = set()
+        self._freed = asyncio.Event()
+        self._freed.set()
 
     async def follow(self) -> None:
         async with self.client.subscribe(
@@ -157,16 +160,21 @@ class Producer:
         ) as events:
             async for event in events:
                 self.completions.append(event.create_time.ToMicroseconds() / 1e6)
-                self.slots.release()
+                self.free += 1
+                self._freed.set()
 
     async def post(self) -> None:
-        """A post for every free slot, each awaiting its answer on its own (cancelled,
-        it stops posting; the posts already made finish)."""
+        """Post for every free slot, a call at a time; cancelled, it stops posting."""
         while True:
-            await self.slots.acquire()
-            posting = asyncio.create_task(self.posts.submit(quadro.NewTask("noop", "task")))
-            self._posting.add(posting)
-            posting.add_done_callback(self._posting.discard)
+            await self._freed.wait()
+            self._freed.clear()
+            count = min(self.free, limits.BATCH_ITEMS_MAX)
+            self.free -= count
+            if self.free:
+                self._freed.set()
+            await self.client.post_tasks(
+                FLOW, [quadro.NewTask("noop", "task")] * count, event_only=True
+            )
 
 
 def posting_batcher(client: quadro.AsyncClient) -> Batcher[quadro.NewTask, Any]:
@@ -215,6 +223,8 @@ async def run_flow(
             await asyncio.sleep(seconds)
             cpu_after, end = cpu.read(), time.time()
             cycles_after = (await client.get_chief(FLOW, "bench")).chief.cycles
+            if posting.done():
+                posting.result()  # a post that failed ends the run with its error
             posting.cancel()
             completed = sum(1 for t in producer.completions if start <= t < end)
             # Half the load, open loop: how long a task waits for a Chief when the
