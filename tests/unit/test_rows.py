@@ -1,9 +1,9 @@
-"""Rows written for a task that changed: its key and what changed, stored as a full row
-stores it."""
+"""Rows written for a task or an agent that changed: its key and what changed, stored
+as a full row stores it."""
 
 from __future__ import annotations
 
-from quadro_server.core.records import TaskRecord, evolve
+from quadro_server.core.records import AgentRecord, TaskRecord, evolve
 from quadro_server.storage import rows
 
 POSTED = TaskRecord(
@@ -39,3 +39,17 @@ def test_a_task_not_known_before_is_written_whole() -> None:
     assert changed == rows.TASK_COLUMNS
     assert row == rows.task_to_row(POSTED)
     assert rows.task_update(POSTED, POSTED) == ({"board_id": "b", "task_id": "t1"}, ())
+
+
+def test_an_agent_update_writes_its_key_and_encodes_its_lists_as_a_full_row_does() -> None:
+    agent = AgentRecord(
+        board_id="b", agent_id="w1", display_name="", capabilities=("a*",), version="",
+        concurrency=4, active_tasks=0, register_time=1, last_seen_time=1, scope="",
+    )  # fmt: skip
+    busier = evolve(agent, active_tasks=2, capabilities=("a*", "b"))
+    row, changed = rows.agent_update(busier, agent)
+    assert set(changed) == {"active_tasks", "capabilities"}
+    full = rows.agent_to_row(busier)
+    assert row == {c: full[c] for c in ("board_id", "agent_id", *changed)}
+    assert row["capabilities"] == '["a*","b"]'
+    assert rows.agent_update(busier, None) == (full, rows.AGENT_COLUMNS)

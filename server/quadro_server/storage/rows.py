@@ -7,7 +7,7 @@ specs, capabilities) are JSON text.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from quadro_server.core import jsontext
 from quadro_server.core.records import (
@@ -208,24 +208,47 @@ def data_from_row(row: Row) -> DataRecord:
 def task_update(
     task: TaskRecord, before: TaskRecord | None
 ) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """What an UPDATE of `task`, last stored as `before` (None: not known), writes: a
-    row of its key and the columns that changed, and those columns (a move changes a
-    handful of the 24: the rest are not encoded)."""
-    if before is None:
-        return task_to_row(task), TASK_COLUMNS
-    changed = changed_columns(task, before, TASK_COLUMNS)
-    row: dict[str, Any] = {"board_id": task.board_id, "task_id": task.task_id}
+    """What an UPDATE of `task`, last stored as `before`, writes (see `_update_row`): a
+    move changes a handful of its 24 columns."""
+    return _update_row(task, before, ("board_id", "task_id"), TASK_COLUMNS, _TASK_STORED_AS)
+
+
+def agent_update(
+    agent: AgentRecord, before: AgentRecord | None
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """What an UPDATE of `agent`, last stored as `before`, writes (see `_update_row`)."""
+    return _update_row(agent, before, ("board_id", "agent_id"), AGENT_COLUMNS, _AGENT_STORED_AS)
+
+
+Record = TypeVar("Record", TaskRecord, AgentRecord)
+
+
+def _update_row(
+    record: Record,
+    before: Record | None,
+    keys: tuple[str, str],
+    columns: tuple[str, ...],
+    stored_as: Mapping[str, Callable[[Record], Any]],
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """A row of the record's key and the columns that differ from `before` (every
+    column when it is None: not known), and those columns; only they are encoded."""
+    changed = changed_columns(record, before, columns)
+    row: dict[str, Any] = {key: getattr(record, key) for key in keys}
     for column in changed:
-        convert = _TASK_STORED_AS.get(column)
-        row[column] = getattr(task, column) if convert is None else convert(task)
+        convert = stored_as.get(column)
+        row[column] = getattr(record, column) if convert is None else convert(record)
     return row, changed
 
 
-# Task columns stored otherwise than the record holds them (see task_to_row).
+# Columns stored otherwise than the record holds them (see task_to_row, agent_to_row).
 _TASK_STORED_AS: dict[str, Callable[[TaskRecord], Any]] = {
     "notes": lambda task: _json(list(task.notes)),
     "labels": lambda task: _json(dict(task.labels)),
     "archived": lambda task: 1 if task.archived else 0,
+}
+_AGENT_STORED_AS: dict[str, Callable[[AgentRecord], Any]] = {
+    "capabilities": lambda agent: _json(list(agent.capabilities)),
+    "review_capabilities": lambda agent: _json(list(agent.review_capabilities)),
 }
 
 

@@ -556,10 +556,7 @@ class PostgresStore(BatchingStore):
             ("board_id", "agent_id"),
             [rows.agent_to_row(a) for a in overlay.new_agents.values()],
             [
-                (
-                    rows.agent_to_row(agent),
-                    rows.changed_columns(agent, overlay.loaded.agents[key], rows.AGENT_COLUMNS),
-                )
+                rows.agent_update(agent, overlay.loaded.agents[key])
                 for key, agent in overlay.changed_agents.items()
             ],
         )

@@ -463,16 +463,11 @@ class _Transaction:
         _insert(self._conn, "events", rows.event_to_row(event))
 
     def put_agent(self, agent: AgentRecord, previous: AgentRecord | None) -> None:
-        row = rows.agent_to_row(agent)
         if previous is None:
-            _insert(self._conn, "agents", row)
+            _insert(self._conn, "agents", rows.agent_to_row(agent))
         else:
             _update(
-                self._conn,
-                "agents",
-                ("board_id", "agent_id"),
-                row,
-                rows.changed_columns(agent, previous, rows.AGENT_COLUMNS),
+                self._conn, "agents", ("board_id", "agent_id"), *rows.agent_update(agent, previous)
             )
 
     def put_data(self, entry: DataRecord) -> None:
